@@ -1,0 +1,45 @@
+# swiftsim — the two commands of the README, and the pieces they are made of.
+#   make demo   set everything up, then run the demo (the main job)
+#   make test   set everything up, then run every test (Swift, lint, Python incl. TensorFlow parity)
+#   make bench  the benchmark suite (quick mode)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test venv install swift-test lint pytest bench clean
+
+$(VENV)/.deps: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.deps
+
+install: venv
+	$(PIP) install -q --no-build-isolation -e .
+
+demo: install
+	$(PY) -m swiftsim demo
+
+SHELL := /bin/bash
+
+swift-test:
+	swift test 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
+
+lint: venv
+	$(PY) -m ruff check python tests benchmarks
+	$(PY) -m ruff format --check python tests benchmarks
+
+pytest: install
+	SWIFTSIM_REQUIRE_TF=1 $(PY) -m pytest -q tests python/swiftsim
+
+test: swift-test lint pytest
+
+bench: install
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf .build build python/swiftsim/*.so python/swiftsim.egg-info

@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+// swiftsim: cosine similarity kernels in Swift, exported through a C ABI to a CPython extension.
+//
+// `swift build` / `swift test` build the kernels and their tests alone. The CPython extension
+// (target CPyBridge, product _swiftsim) is declared only when setup.py passes the Python and NumPy
+// include folders in SWIFTSIM_PYTHON_INCLUDE / SWIFTSIM_NUMPY_INCLUDE, so that machines without
+// Python headers can still build and test the kernels.
+
+import PackageDescription
+
+let env = Context.environment
+let pythonInclude = env["SWIFTSIM_PYTHON_INCLUDE"]
+let numpyInclude = env["SWIFTSIM_NUMPY_INCLUDE"]
+// The CPU the kernels are compiled for: without a target CPU `addingProduct` becomes a call to
+// fmaf (30× slower). "native" suits a build for this machine; a portable build names a CPU.
+let targetCPU = env["SWIFTSIM_TARGET_CPU"] ?? "native"
+
+// MARK: kernels
+var targets: [Target] = [
+    // The C ABI, declared once: SwiftSimCore implements it (`@c @implementation` checks the
+    // signatures), CPyBridge calls it.
+    .target(name: "CSwiftSim", path: "Sources/CSwiftSim"),
+    .target(
+        name: "SwiftSimCore",
+        dependencies: ["CSwiftSim"],
+        swiftSettings: [
+            // -Ounchecked: the exported paths validate their arguments explicitly and must never
+            // trap; arithmetic overflow checks inside the loops would only cost time.
+            // -target-cpu: FMA and 512-bit vectors instead of library calls.
+            .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", targetCPU]),
+            .swiftLanguageMode(.v5),
+        ]
+    ),
+    // MARK: tests
+    .testTarget(name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
+                swiftSettings: [.swiftLanguageMode(.v5)]),
+]
+var products: [Product] = []
+
+// MARK: CPython extension (only when setup.py provides the headers)
+if let pythonInclude, let numpyInclude {
+    targets.append(.target(
+        name: "CPyBridge",
+        dependencies: ["SwiftSimCore", "CSwiftSim"],
+        path: "Sources/CPyBridge",
+        cSettings: [
+            // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).
+            .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
+            .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
+            .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
+        ],
+        linkerSettings: [
+            // The Swift runtime is linked in statically so the module imports without a toolchain;
+            // the version script exports PyInit__swiftsim alone. libpython is never linked: the
+            // interpreter provides its symbols.
+            .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"]),
+        ]
+    ))
+    products.append(.library(name: "_swiftsim", type: .dynamic, targets: ["CPyBridge"]))
+}
+
+let package = Package(
+    name: "swiftsim",
+    products: products,
+    targets: targets
+)

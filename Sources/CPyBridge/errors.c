@@ -1,0 +1,20 @@
+/* errors.c — the one place where a kernel status becomes a Python exception. */
+#include "cpybridge.h"
+
+int cpb_raise_status(ssim_status status, const char *op) {
+    switch (status) {
+    case SSIM_OK:
+        return 0;
+    case SSIM_ERR_NULL_POINTER:
+        PyErr_Format(PyExc_ValueError, "%s: a required buffer was missing", op);
+        return -1;
+    case SSIM_ERR_BAD_SHAPE:
+        PyErr_Format(PyExc_ValueError, "%s: inconsistent shapes or reduced lengths", op);
+        return -1;
+    case SSIM_ERR_BAD_EPSILON:
+        PyErr_Format(PyExc_ValueError, "%s: epsilon must be a non-negative number", op);
+        return -1;
+    }
+    PyErr_Format(PyExc_RuntimeError, "%s: unknown kernel status %d", op, (int)status);
+    return -1;
+}

@@ -1,0 +1,47 @@
+/* cpybridge.h — internal declarations of the CPython extension swiftsim._swiftsim.
+ * The shim knows buffers, the GIL and exceptions; it knows nothing of Keras. */
+#ifndef CPYBRIDGE_H
+#define CPYBRIDGE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL swiftsim_ARRAY_API
+#ifndef CPYBRIDGE_MODULE_C
+#define NO_IMPORT_ARRAY
+#endif
+#include <numpy/arrayobject.h>
+
+#include "swiftsim.h"
+
+/* The most operands one call has (cosine grad: a, b, u, da, db, cos). */
+#define CPB_MAX_OPERANDS 6
+
+/* The outer index space of one call, in the layout the C ABI takes. */
+typedef struct {
+    int32_t ndim;
+    int64_t rows;
+    int64_t shape[SSIM_MAX_DIMS];
+    int64_t strides[CPB_MAX_OPERANDS * (SSIM_MAX_DIMS + 1)];
+} cpb_layout;
+
+/* buffers.c */
+int cpb_require_array(PyObject *obj, const char *name, int writeable, PyArrayObject **out);
+int cpb_require_same_dtype(PyArrayObject *ref, PyArrayObject *arr, const char *ref_name, const char *name);
+int cpb_require_shape(PyArrayObject *arr, const char *name, int ndim, const npy_intp *shape);
+int cpb_build_layout(cpb_layout *layout, int noperands, PyArrayObject **arrays, const int *is_row_scalar,
+                     int outer_ndim, const npy_intp *outer_shape);
+
+/* errors.c */
+int cpb_raise_status(ssim_status status, const char *op);
+
+/* ops.c */
+PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
+int32_t cpb_threads(void);
+#define CPB_GIL_RELEASE_ELEMENTS 4096
+
+#endif

@@ -1,0 +1,88 @@
+/* module.c — the extension module swiftsim._swiftsim: init, the method table, threads, build info. */
+#define CPYBRIDGE_MODULE_C
+#include "cpybridge.h"
+
+#ifndef SWIFTSIM_SWIFT_VERSION
+#define SWIFTSIM_SWIFT_VERSION "unknown"
+#endif
+#ifndef SWIFTSIM_TARGET_CPU
+#define SWIFTSIM_TARGET_CPU "unknown"
+#endif
+
+static int32_t g_threads = 1;
+
+int32_t cpb_threads(void) { return __atomic_load_n(&g_threads, __ATOMIC_RELAXED); }
+
+static PyObject *set_num_threads(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "the number of threads must be an int, got %.200s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1 || n > 1024) {
+        PyErr_Format(PyExc_ValueError, "the number of threads must be between 1 and 1024, got %ld", n);
+        return NULL;
+    }
+    __atomic_store_n(&g_threads, (int32_t)n, __ATOMIC_RELAXED);
+    Py_RETURN_NONE;
+}
+
+static PyObject *get_num_threads(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyLong_FromLong(cpb_threads());
+}
+
+static PyObject *build_info(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    PyObject *features = PyList_New(0);
+    if (!features) return NULL;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    static const char *names[] = {"sse4.2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+                                  "avx512fp16", "avx512bf16"};
+    int have[] = {__builtin_cpu_supports("sse4.2"),   __builtin_cpu_supports("avx"),
+                  __builtin_cpu_supports("avx2"),     __builtin_cpu_supports("fma"),
+                  __builtin_cpu_supports("f16c"),     __builtin_cpu_supports("avx512f"),
+                  __builtin_cpu_supports("avx512bw"), __builtin_cpu_supports("avx512vl"),
+                  __builtin_cpu_supports("avx512fp16"), __builtin_cpu_supports("avx512bf16")};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!have[i]) continue;
+        PyObject *s = PyUnicode_FromString(names[i]);
+        if (!s || PyList_Append(features, s) < 0) {
+            Py_XDECREF(s);
+            Py_DECREF(features);
+            return NULL;
+        }
+        Py_DECREF(s);
+    }
+#endif
+    return Py_BuildValue("{s:s,s:s,s:s,s:N}", "swift_version", SWIFTSIM_SWIFT_VERSION, "target_cpu",
+                         SWIFTSIM_TARGET_CPU, "kernels", ssim_build_info(),
+                         "cpu_features", features);
+}
+
+static PyMethodDef methods[] = {
+    {"cosine", (PyCFunction)(void (*)(void))cpb_cosine, METH_FASTCALL,
+     "cosine(x1, x2, out, epsilon): row-wise cosine over the last axis into out."},
+    {"l2_normalize", (PyCFunction)(void (*)(void))cpb_l2_normalize, METH_FASTCALL,
+     "l2_normalize(x, out, epsilon): rows of x scaled to unit length into out."},
+    {"cosine_grad", (PyCFunction)(void (*)(void))cpb_cosine_grad, METH_FASTCALL,
+     "cosine_grad(x1, x2, upstream, dx1, dx2, cos, epsilon): fused cosine and gradient."},
+    {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},
+    {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int."},
+    {"build_info", build_info, METH_NOARGS, "build_info() -> dict describing the compiled kernels."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "swiftsim._swiftsim", "Swift cosine-similarity kernels (C ABI bridge).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__swiftsim(void) {
+    import_array();
+    return PyModule_Create(&moduledef);
+}

@@ -1,0 +1,177 @@
+/* ops.c — one Python-callable function per kernel family: check every array, build the layout,
+ * pick the dtype's entry point, release the GIL for large calls, map the status.
+ *
+ *   cosine(a, b, out, epsilon)                   a (..., da), b (..., db), out (...)
+ *   l2_normalize(x, out, epsilon)                x, out (..., d)
+ *   cosine_grad(a, b, u, da, db, cos, epsilon)   u, cos (...); da like a, db like b; da/db/cos may be None
+ *
+ * All arrays share one float dtype and the outer shape `...`; the reduced lengths da, db are equal,
+ * or one of them is 1 (a size-1 reduced axis). */
+#include "cpybridge.h"
+
+#define F16(p) ((ssim_f16 *)(p))
+
+static int parse_epsilon(PyObject *obj, double *eps) {
+    *eps = PyFloat_AsDouble(obj);
+    if (*eps == -1.0 && PyErr_Occurred()) return -1;
+    if (!(*eps >= 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "epsilon must be a non-negative number");
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks a (..., da) and b (..., db) against each other; sets *d to the broadcast reduced length. */
+static int check_row_pair(PyArrayObject *a, PyArrayObject *b, int64_t *d) {
+    int nd = PyArray_NDIM(a);
+    if (nd < 1 || PyArray_NDIM(b) != nd) {
+        PyErr_Format(PyExc_ValueError, "x1 and x2 must have the same number of axes (at least one), got %d and %d",
+                     nd, PyArray_NDIM(b));
+        return -1;
+    }
+    npy_intp want[NPY_MAXDIMS];
+    for (int i = 0; i < nd; i++) want[i] = PyArray_DIMS(a)[i];
+    want[nd - 1] = PyArray_DIMS(b)[nd - 1];
+    if (cpb_require_shape(b, "x2", nd, want) < 0) return -1;
+    int64_t la = PyArray_DIMS(a)[nd - 1], lb = PyArray_DIMS(b)[nd - 1];
+    int64_t m = la > lb ? la : lb;
+    if ((la != m && la != 1) || (lb != m && lb != 1)) {
+        PyErr_Format(PyExc_ValueError, "reduced lengths %lld and %lld cannot be broadcast together", (long long)la,
+                     (long long)lb);
+        return -1;
+    }
+    *d = m;
+    return 0;
+}
+
+PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "cosine expects 4 arguments (a, b, out, epsilon), got %zd", nargs);
+        return NULL;
+    }
+    PyArrayObject *a, *b, *out;
+    double eps;
+    int64_t d;
+    if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
+        cpb_require_array(args[2], "out", 1, &out) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
+        cpb_require_same_dtype(a, out, "x1", "out") < 0 || parse_epsilon(args[3], &eps) < 0 ||
+        check_row_pair(a, b, &d) < 0)
+        return NULL;
+    int outer_nd = PyArray_NDIM(a) - 1;
+    if (cpb_require_shape(out, "out", outer_nd, PyArray_DIMS(a)) < 0) return NULL;
+
+    cpb_layout L;
+    PyArrayObject *ops[3] = {a, b, out};
+    const int scalar[3] = {0, 0, 1};
+    cpb_build_layout(&L, 3, ops, scalar, outer_nd, PyArray_DIMS(a));
+    int64_t la = PyArray_DIMS(a)[outer_nd], lb = PyArray_DIMS(b)[outer_nd];
+    void *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *po = PyArray_DATA(out);
+    int32_t threads = cpb_threads();
+    ssim_status st = SSIM_OK;
+    int release = L.rows * (d > 0 ? d : 1) >= CPB_GIL_RELEASE_ELEMENTS;
+    PyThreadState *ts = release ? PyEval_SaveThread() : NULL;
+    switch (PyArray_TYPE(a)) {
+    case NPY_HALF: st = ssim_cosine_f16(F16(pa), F16(pb), F16(po), d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
+    case NPY_FLOAT: st = ssim_cosine_f32(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
+    default: st = ssim_cosine_f64(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
+    }
+    if (ts) PyEval_RestoreThread(ts);
+    if (cpb_raise_status(st, "cosine") < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "l2_normalize expects 3 arguments (x, out, epsilon), got %zd", nargs);
+        return NULL;
+    }
+    PyArrayObject *x, *out;
+    double eps;
+    if (cpb_require_array(args[0], "x", 0, &x) < 0 || cpb_require_array(args[1], "out", 1, &out) < 0 ||
+        cpb_require_same_dtype(x, out, "x", "out") < 0 || parse_epsilon(args[2], &eps) < 0)
+        return NULL;
+    int nd = PyArray_NDIM(x);
+    if (nd < 1) {
+        PyErr_SetString(PyExc_ValueError, "x must have at least one axis");
+        return NULL;
+    }
+    if (cpb_require_shape(out, "out", nd, PyArray_DIMS(x)) < 0) return NULL;
+    cpb_layout L;
+    PyArrayObject *ops[2] = {x, out};
+    const int scalar[2] = {0, 0};
+    cpb_build_layout(&L, 2, ops, scalar, nd - 1, PyArray_DIMS(x));
+    int64_t d = PyArray_DIMS(x)[nd - 1];
+    void *px = PyArray_DATA(x), *po = PyArray_DATA(out);
+    int32_t threads = cpb_threads();
+    ssim_status st = SSIM_OK;
+    PyThreadState *ts = L.rows * d >= CPB_GIL_RELEASE_ELEMENTS ? PyEval_SaveThread() : NULL;
+    switch (PyArray_TYPE(x)) {
+    case NPY_HALF: st = ssim_l2_normalize_f16(F16(px), F16(po), d, L.ndim, L.shape, L.strides, eps, threads); break;
+    case NPY_FLOAT: st = ssim_l2_normalize_f32(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
+    default: st = ssim_l2_normalize_f64(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
+    }
+    if (ts) PyEval_RestoreThread(ts);
+    if (cpb_raise_status(st, "l2_normalize") < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* An optional output: None, or a writeable array of `a`'s dtype and the given shape. */
+static int optional_output(PyObject *obj, const char *name, PyArrayObject *ref, int ndim, const npy_intp *shape,
+                           PyArrayObject **out) {
+    *out = NULL;
+    if (obj == Py_None) return 0;
+    if (cpb_require_array(obj, name, 1, out) < 0 || cpb_require_same_dtype(ref, *out, "x1", name) < 0 ||
+        cpb_require_shape(*out, name, ndim, shape) < 0)
+        return -1;
+    return 0;
+}
+
+PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError, "cosine_grad expects 7 arguments (a, b, u, da, db, cos, epsilon), got %zd",
+                     nargs);
+        return NULL;
+    }
+    PyArrayObject *a, *b, *u, *ga, *gb, *gc;
+    double eps;
+    int64_t d;
+    if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
+        cpb_require_array(args[2], "upstream", 0, &u) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
+        cpb_require_same_dtype(a, u, "x1", "upstream") < 0 || parse_epsilon(args[6], &eps) < 0 ||
+        check_row_pair(a, b, &d) < 0)
+        return NULL;
+    int outer_nd = PyArray_NDIM(a) - 1;
+    if (cpb_require_shape(u, "upstream", outer_nd, PyArray_DIMS(a)) < 0 ||
+        optional_output(args[3], "dx1", a, outer_nd + 1, PyArray_DIMS(a), &ga) < 0 ||
+        optional_output(args[4], "dx2", a, outer_nd + 1, PyArray_DIMS(b), &gb) < 0 ||
+        optional_output(args[5], "cos", a, outer_nd, PyArray_DIMS(a), &gc) < 0)
+        return NULL;
+    cpb_layout L;
+    PyArrayObject *ops[6] = {a, b, u, ga, gb, gc};
+    const int scalar[6] = {0, 0, 1, 0, 0, 1};
+    cpb_build_layout(&L, 6, ops, scalar, outer_nd, PyArray_DIMS(a));
+    int64_t la = PyArray_DIMS(a)[outer_nd], lb = PyArray_DIMS(b)[outer_nd];
+    void *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *pu = PyArray_DATA(u);
+    void *pga = ga ? PyArray_DATA(ga) : NULL, *pgb = gb ? PyArray_DATA(gb) : NULL, *pgc = gc ? PyArray_DATA(gc) : NULL;
+    int32_t threads = cpb_threads();
+    ssim_status st = SSIM_OK;
+    PyThreadState *ts = L.rows * (d > 0 ? d : 1) >= CPB_GIL_RELEASE_ELEMENTS ? PyEval_SaveThread() : NULL;
+    switch (PyArray_TYPE(a)) {
+    case NPY_HALF:
+        st = ssim_cosine_grad_f16(F16(pa), F16(pb), F16(pu), F16(pga), F16(pgb), F16(pgc), d, la, lb, L.ndim, L.shape,
+                                  L.strides, eps, threads);
+        break;
+    case NPY_FLOAT:
+        st = ssim_cosine_grad_f32(pa, pb, pu, pga, pgb, pgc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
+        break;
+    default:
+        st = ssim_cosine_grad_f64(pa, pb, pu, pga, pgb, pgc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
+        break;
+    }
+    if (ts) PyEval_RestoreThread(ts);
+    if (cpb_raise_status(st, "cosine_grad") < 0) return NULL;
+    Py_RETURN_NONE;
+}

@@ -1,0 +1,110 @@
+/*
+ * swiftsim.h — the C ABI of the swiftsim kernels, declared once.
+ *
+ * Implemented by Sources/SwiftSimCore (Swift, `@c @implementation`, so the compiler checks every
+ * signature against this file) and called by Sources/CPyBridge (the CPython extension).
+ *
+ * Conventions (NumPy's inner-loop convention, extended to an outer index space):
+ *   - Every operation works on "rows": vectors of `d` elements along the reduced axis. The rows form an
+ *     outer index space of `ndim` axes with sizes `shape[0..ndim)`. Operand k's row at outer index
+ *     (i_0, ..., i_{ndim-1}) starts at  base_k + sum_j i_j * strides[k * (ndim + 1) + j]  bytes, and its
+ *     elements are `strides[k * (ndim + 1) + ndim]` bytes apart (the inner stride). Strides may be zero
+ *     (broadcast) or negative. Per-row scalar operands (cosines, upstream) have an inner stride of 0.
+ *   - All counts are int64_t, all strides are in bytes, `epsilon` floors the squared norm.
+ *   - `threads` <= 1 runs on the calling thread. Results never depend on `threads` (bitwise): one
+ *     row is always reduced by one thread, in one fixed order.
+ *   - Nothing here traps: bad arguments return a status, never abort the process.
+ *   - Names are ssim_<op>_<dtype>; f16 is IEEE binary16 passed as its bit pattern.
+ */
+#ifndef SWIFTSIM_H
+#define SWIFTSIM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Result of every exported call. */
+typedef enum ssim_status {
+    SSIM_OK = 0,
+    SSIM_ERR_NULL_POINTER = 1,     /* a required pointer was NULL */
+    SSIM_ERR_BAD_SHAPE = 2,        /* negative size, ndim out of range, or d_a/d_b not in {d, 1} */
+    SSIM_ERR_BAD_EPSILON = 3,      /* epsilon negative or NaN */
+} ssim_status;
+
+/** The largest outer rank an operation accepts (NumPy's own limit). */
+#define SSIM_MAX_DIMS 64
+
+/** IEEE 754 binary16, as raw bits. */
+typedef uint16_t ssim_f16;
+
+/* ---------------------------------------------------------------------------------------------
+ * Row-wise cosine similarity.
+ *   out[i] = (a_i . b_i) * r(a_i) * r(b_i),  r(x) = 1 / sqrt(max(|x|^2, epsilon))
+ * `d_a` and `d_b` are the reduced lengths of a and b: equal to `d`, or 1 (a size-1 reduced axis,
+ * normalised with its own length and then broadcast along the reduction, as TensorFlow does).
+ * Operands (strides order): a, b, out.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_cosine_f16(const ssim_f16 *a, const ssim_f16 *b, ssim_f16 *out,
+                            int64_t d, int64_t d_a, int64_t d_b,
+                            int32_t ndim, const int64_t *shape, const int64_t *strides,
+                            double epsilon, int32_t threads);
+ssim_status ssim_cosine_f32(const float *a, const float *b, float *out,
+                            int64_t d, int64_t d_a, int64_t d_b,
+                            int32_t ndim, const int64_t *shape, const int64_t *strides,
+                            double epsilon, int32_t threads);
+ssim_status ssim_cosine_f64(const double *a, const double *b, double *out,
+                            int64_t d, int64_t d_a, int64_t d_b,
+                            int32_t ndim, const int64_t *shape, const int64_t *strides,
+                            double epsilon, int32_t threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Row-wise l2 normalisation: out_i = x_i * r(x_i). `out` may be `x` itself (in place).
+ * Operands (strides order): x, out.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_l2_normalize_f16(const ssim_f16 *x, ssim_f16 *out, int64_t d,
+                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                  double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_f32(const float *x, float *out, int64_t d,
+                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                  double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_f64(const double *x, double *out, int64_t d,
+                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                  double epsilon, int32_t threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Fused cosine value and gradient, one pass per row.
+ *   c_i = cosine(a_i, b_i);  cos_out[i] = c_i                       (if cos_out != NULL)
+ *   da_i = u_i * r(a_i) * (b^_i - [|a_i|^2 >= epsilon] * c_i * a^_i)  (if da != NULL)
+ *   db_i = u_i * r(b_i) * (a^_i - [|b_i|^2 >= epsilon] * c_i * b^_i)  (if db != NULL)
+ * `u` holds one upstream weight per row (use a zero stride for one shared weight).
+ * `da` has a's reduced length d_a and `db` has d_b; for an operand with reduced length 1 and d > 1
+ * the gradient is the sum over the broadcast reduction.
+ * Operands (strides order): a, b, u, da, db, cos_out. Strides of NULL outputs are ignored.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_cosine_grad_f16(const ssim_f16 *a, const ssim_f16 *b, const ssim_f16 *u,
+                                 ssim_f16 *da, ssim_f16 *db, ssim_f16 *cos_out,
+                                 int64_t d, int64_t d_a, int64_t d_b,
+                                 int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                 double epsilon, int32_t threads);
+ssim_status ssim_cosine_grad_f32(const float *a, const float *b, const float *u,
+                                 float *da, float *db, float *cos_out,
+                                 int64_t d, int64_t d_a, int64_t d_b,
+                                 int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                 double epsilon, int32_t threads);
+ssim_status ssim_cosine_grad_f64(const double *a, const double *b, const double *u,
+                                 double *da, double *db, double *cos_out,
+                                 int64_t d, int64_t d_a, int64_t d_b,
+                                 int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                 double epsilon, int32_t threads);
+
+/** Describes the compiled kernels: a static, NUL-terminated string such as
+ *  "target=native simd_bytes=64 swift=6.3.1". Never NULL. */
+const char *ssim_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTSIM_H */

@@ -1,0 +1,103 @@
+// Parallel.swift — the outer (row) index space and how rows are shared among threads.
+//
+// Rows are split into `threads` contiguous blocks; every row is reduced entirely by one thread in a
+// fixed order, so results are bitwise identical for any thread count.
+
+import Dispatch
+
+/// Below this many elements (rows × d) a call stays on the calling thread: waking a second thread
+/// costs more than the work.
+let parallelThreshold = 1 << 16
+
+/// The outer index space of one call: `ndim` axes of sizes `shape`, and for each of `operands`
+/// operands `ndim` outer byte strides followed by one inner byte stride (the C ABI's layout).
+struct RowLayout {
+    let ndim: Int
+    let shape: UnsafePointer<Int64>
+    let strides: UnsafePointer<Int64>
+    let operands: Int
+    let rows: Int
+
+    /// Validates the raw ABI arguments; nil when they are inconsistent.
+    init?(ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?, operands: Int) {
+        guard ndim >= 0, ndim <= 64 else { return nil }
+        let n = Int(ndim)
+        guard let strides else { return nil }
+        guard n == 0 || shape != nil else { return nil }
+        var rows = 1
+        for j in 0..<n {
+            let s = shape![j]
+            guard s >= 0 else { return nil }
+            let (p, o) = rows.multipliedReportingOverflow(by: Int(s))
+            guard !o else { return nil }
+            rows = p
+        }
+        self.ndim = n
+        // A dangling-but-unused pointer is fine for ndim == 0: it is never read.
+        self.shape = shape ?? strides
+        self.strides = strides
+        self.operands = operands
+        self.rows = rows
+    }
+
+    @inline(__always) func inner(_ k: Int) -> Int { Int(strides[k * (ndim + 1) + ndim]) }
+
+    /// Calls `body(offsets)` for each row in `range`, in order; `offsets[k]` is operand k's byte offset.
+    @inline(__always)
+    func forEachRow(in range: Range<Int>, _ body: (UnsafePointer<Int>) -> Void) {
+        if range.isEmpty { return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: operands + ndim) { buf in
+            let off = buf.baseAddress!
+            let idx = off + operands
+            if ndim <= 1 {
+                // The common case: one outer axis (the shim coalesces what it can).
+                for row in range {
+                    for k in 0..<operands {
+                        off[k] = ndim == 0 ? 0 : row &* Int(strides[k &* 2])
+                    }
+                    body(UnsafePointer(off))
+                }
+                return
+            }
+            // Unravel the first row, then step like an odometer.
+            var rest = range.lowerBound
+            for j in stride(from: ndim - 1, through: 0, by: -1) {
+                let s = Int(shape[j])
+                idx[j] = rest % s
+                rest /= s
+            }
+            for k in 0..<operands {
+                var o = 0
+                for j in 0..<ndim { o &+= idx[j] &* Int(strides[k &* (ndim + 1) &+ j]) }
+                off[k] = o
+            }
+            for _ in range {
+                body(UnsafePointer(off))
+                var j = ndim - 1
+                while j >= 0 {
+                    idx[j] += 1
+                    for k in 0..<operands { off[k] &+= Int(strides[k &* (ndim + 1) &+ j]) }
+                    if idx[j] < Int(shape[j]) { break }
+                    for k in 0..<operands { off[k] &-= idx[j] &* Int(strides[k &* (ndim + 1) &+ j]) }
+                    idx[j] = 0
+                    j -= 1
+                }
+            }
+        }
+    }
+}
+
+/// Runs `body` over `0..<rows`, split into at most `threads` contiguous blocks when the work
+/// (`rows × elementsPerRow`) is large enough to pay for the threads.
+@inline(__always)
+func parallelRows(_ rows: Int, elementsPerRow: Int, threads: Int32, _ body: (Range<Int>) -> Void) {
+    let work = rows.multipliedReportingOverflow(by: max(elementsPerRow, 1))
+    let t = min(Int(max(threads, 1)), rows)
+    if t <= 1 || (!work.overflow && work.partialValue < parallelThreshold) {
+        body(0..<rows)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: t) { i in
+        body((rows * i / t)..<(rows * (i + 1) / t))
+    }
+}

@@ -1,0 +1,84 @@
+// Scalar.swift — the dtype protocol every kernel is generic over.
+//
+// A `SimScalar` is a storage type (Float16, Float, Double) together with the type it accumulates in
+// (Float16 → Float, Float → Float, Double → Double) and one SIMD register of accumulators (`Vec`,
+// 512 bits of `Acc`). Kernels are written once against this protocol; the three conformances below
+// are the only per-dtype code, and they only say how to load, store and reduce one register.
+
+public protocol SimScalar: BinaryFloatingPoint, SIMDScalar {
+    /// The type sums are accumulated in.
+    associatedtype Acc: BinaryFloatingPoint & SIMDScalar
+    /// One register of accumulators (16 × Float or 8 × Double).
+    associatedtype Vec: SIMD where Vec.Scalar == Acc
+
+    /// Loads `Vec.scalarCount` consecutive elements (no alignment needed), widened to `Acc`.
+    static func load(_ p: UnsafeRawPointer) -> Vec
+    /// Stores `Vec.scalarCount` consecutive elements, narrowed from `Acc` (round to nearest even).
+    static func store(_ v: Vec, _ p: UnsafeMutableRawPointer)
+    /// Sums the lanes of `v` as a balanced tree (lanes 0..n/2 + n/2..n, recursively).
+    static func hsum(_ v: Vec) -> Acc
+    /// Widens one element.
+    static func widen(_ x: Self) -> Acc
+    /// Narrows one accumulator value (round to nearest even).
+    static func narrow(_ x: Acc) -> Self
+}
+
+extension Float: SimScalar {
+    public typealias Acc = Float
+    public typealias Vec = SIMD16<Float>
+    @inline(__always) public static func load(_ p: UnsafeRawPointer) -> Vec {
+        p.loadUnaligned(as: Vec.self)
+    }
+    @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: v, as: Vec.self)
+    }
+    @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
+    @inline(__always) public static func widen(_ x: Float) -> Float { x }
+    @inline(__always) public static func narrow(_ x: Float) -> Float { x }
+}
+
+extension Double: SimScalar {
+    public typealias Acc = Double
+    public typealias Vec = SIMD8<Double>
+    @inline(__always) public static func load(_ p: UnsafeRawPointer) -> Vec {
+        p.loadUnaligned(as: Vec.self)
+    }
+    @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: v, as: Vec.self)
+    }
+    @inline(__always) public static func hsum(_ v: Vec) -> Double {
+        let q = v.lowHalf + v.highHalf
+        let h = q.lowHalf + q.highHalf
+        return h[0] + h[1]
+    }
+    @inline(__always) public static func widen(_ x: Double) -> Double { x }
+    @inline(__always) public static func narrow(_ x: Double) -> Double { x }
+}
+
+extension Float16: SimScalar {
+    public typealias Acc = Float
+    public typealias Vec = SIMD16<Float>
+    @inline(__always) public static func load(_ p: UnsafeRawPointer) -> Vec {
+        // A per-lane loop compiles to one vcvtph2ps; the stdlib's SIMD initialiser is not inlined.
+        let h = p.loadUnaligned(as: SIMD16<Float16>.self)
+        var r = Vec()
+        for i in 0..<16 { r[i] = Float(h[i]) }
+        return r
+    }
+    @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) {
+        var h = SIMD16<Float16>()
+        for i in 0..<16 { h[i] = Float16(v[i]) }
+        p.storeBytes(of: h, as: SIMD16<Float16>.self)
+    }
+    @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
+    @inline(__always) public static func widen(_ x: Float16) -> Float { Float(x) }
+    @inline(__always) public static func narrow(_ x: Float) -> Float16 { Float16(x) }
+}
+
+@inline(__always)
+func hsum16(_ v: SIMD16<Float>) -> Float {
+    let o = v.lowHalf + v.highHalf
+    let q = o.lowHalf + o.highHalf
+    let h = q.lowHalf + q.highHalf
+    return h[0] + h[1]
+}

@@ -1,0 +1,138 @@
+"""Input validation shared by every public function: dtypes, axes, broadcasting and ``out=``.
+
+All user-facing checks live here, so that messages are uniform (they name the shapes and dtypes,
+like NumPy's) and the compiled extension only ever sees float16/32/64 ndarrays in native byte order.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+try:  # NumPy >= 2.0
+    from numpy.exceptions import AxisError
+    from numpy.lib.array_utils import normalize_axis_index
+except ImportError:  # pragma: no cover - NumPy 1.25/1.26
+    from numpy import AxisError  # type: ignore[attr-defined,no-redef]
+    from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
+
+__all__ = [
+    "AxisError",
+    "as_float_array",
+    "common_dtype",
+    "check_epsilon",
+    "normalize_axis",
+    "prepare_pair",
+    "check_out",
+    "native",
+]
+
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    return dtype.name == "bfloat16"
+
+
+def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
+    """The dtype an input of ``dtype`` is computed in (the contract's dtype policy)."""
+    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        return np.dtype(dtype.type)  # native byte order of the same float type
+    if dtype.kind in "biu" or _is_bfloat16(dtype):
+        return np.dtype(np.float32)  # Keras floatx; bfloat16 is upcast
+    raise TypeError(
+        f"{name} has dtype {dtype}, which swiftsim does not compute with; "
+        "use float16, float32, float64, an integer or bool dtype, or bfloat16"
+    )
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing non-numeric dtypes (TypeError) without converting yet."""
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    kernel_dtype(arr.dtype, name)
+    return arr
+
+
+def common_dtype(*arrays: np.ndarray, names: tuple[str, ...]) -> np.dtype:
+    """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32)."""
+    return np.result_type(*(kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)))
+
+
+def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` as ``dtype`` in native byte order and aligned; no copy when it already is."""
+    if arr.dtype == dtype and arr.dtype.isnative and arr.flags.aligned:
+        return arr
+    return np.asarray(arr, dtype=dtype) if arr.flags.aligned else np.array(arr, dtype=dtype)
+
+
+def check_epsilon(epsilon) -> float:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
+        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
+    value = float(epsilon)
+    if not (value >= 0.0) or value == float("inf"):
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
+    return value
+
+
+def normalize_axis(axis, ndim: int) -> int:
+    """A single axis as a non-negative index; AxisError when out of range, TypeError when not an int."""
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+    return normalize_axis_index(axis, ndim)
+
+
+def prepare_pair(x1, x2, axis, names=("x1", "x2")):
+    """Validates two inputs of a row-wise op.
+
+    Returns ``(a, b, outer, dtype)``: both inputs as native arrays of the common dtype, padded to the
+    same rank, with the reduced axis moved last and the other axes broadcast (views, stride 0 where
+    broadcast, never copies of contiguous data); ``outer`` is the result shape.
+    """
+    a = as_float_array(x1, names[0])
+    b = as_float_array(x2, names[1])
+    dtype = common_dtype(a, b, names=names)
+    ndim = max(a.ndim, b.ndim)
+    ax = normalize_axis(axis, ndim)
+    a = native(a, dtype)
+    b = native(b, dtype)
+    a = a.reshape((1,) * (ndim - a.ndim) + a.shape)
+    b = b.reshape((1,) * (ndim - b.ndim) + b.shape)
+    la, lb = a.shape[ax], b.shape[ax]
+    if la != lb and la != 1 and lb != 1:
+        raise ValueError(
+            f"{names[0]} and {names[1]} have different lengths along axis {axis}: "
+            f"shapes {np.shape(x1)} and {np.shape(x2)}"
+        )
+    a = np.moveaxis(a, ax, -1)
+    b = np.moveaxis(b, ax, -1)
+    try:
+        outer = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"{names[0]} and {names[1]} cannot be broadcast together: shapes {np.shape(x1)} and {np.shape(x2)}"
+        ) from None
+    a = np.broadcast_to(a, outer + a.shape[-1:])
+    b = np.broadcast_to(b, outer + b.shape[-1:])
+    return a, b, outer, dtype
+
+
+def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
+    """``out=`` must be an ndarray of exactly ``shape`` and ``dtype``, C-contiguous and writeable."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype}, expected {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    return out

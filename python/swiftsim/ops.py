@@ -1,0 +1,242 @@
+"""Positive cosine similarity, l2 normalisation and their gradients, on NumPy arrays.
+
+Every function follows TensorFlow's rule for normalisation, ``x * rsqrt(max(sum(x**2), epsilon))``,
+with ``epsilon`` a floor on the **squared** norm: ``1e-12`` (the default) is TF 2.x ``tf.nn`` and
+Keras 2, ``1e-14`` reproduces Keras 3. The work is done by the Swift kernels of
+``swiftsim._swiftsim``; this module only validates and shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _swiftsim
+from ._validation import (
+    as_float_array,
+    check_epsilon,
+    check_out,
+    kernel_dtype,
+    native,
+    normalize_axis,
+    prepare_pair,
+)
+
+__all__ = ["cosine_similarity", "cosine_similarity_grad", "l2_normalize"]
+
+
+def _result(out: np.ndarray, user_out) -> np.ndarray:
+    """NumPy's convention: a 0-d result is returned as a scalar unless the caller passed ``out``."""
+    return out if user_out is not None or out.ndim else out[()]
+
+
+def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
+    """Cosine similarity along ``axis``, in [-1, 1] (positive: 1 means same direction).
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        Inputs; all axes other than ``axis`` broadcast as in NumPy. Each input is normalised along
+        ``axis`` with its own shape, so a size-1 reduced axis is legal (as in TensorFlow).
+    axis : int, default -1
+        The axis reduced.
+    epsilon : float, default 1e-12
+        Floor on each squared norm (1e-12: TF 2.x / Keras 2; 1e-14: Keras 3).
+    out : ndarray, optional
+        Receives the result: exact shape and dtype, C-contiguous, writeable.
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape without ``axis``, in the inputs' (promoted) float dtype; ints and bools
+        compute in float32.
+
+    Notes
+    -----
+    ``c = (x1·x2) / (sqrt(max(|x1|², ε)) · sqrt(max(|x2|², ε)))``. A zero vector gives 0, NaN or Inf
+    in a vector gives NaN for that result only. Values are not clipped to [-1, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> swiftsim.ops.cosine_similarity(np.array([[1., 0.], [1., 1.]]), np.array([1., 0.]))
+    array([1.        , 0.70710678])
+    """
+    eps = check_epsilon(epsilon)
+    a, b, outer, dtype = prepare_pair(x1, x2, axis)
+    if out is not None:
+        target = check_out(out, outer, dtype)
+        if np.may_share_memory(target, a) or np.may_share_memory(target, b):
+            tmp = np.empty(outer, dtype)
+            _swiftsim.cosine(a, b, tmp, eps)
+            target[...] = tmp
+            return target
+    else:
+        target = np.empty(outer, dtype)
+    _swiftsim.cosine(a, b, target, eps)
+    return _result(target, out)
+
+
+def _axes_to_last(x: np.ndarray, axis) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``x`` with the normalised axes moved last, and those axes (sorted) as a tuple."""
+    if axis is None:
+        axes = tuple(range(x.ndim))
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(sorted(normalize_axis(a, x.ndim) for a in axis))
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"repeated axis in {axis!r}")
+    else:
+        axes = (normalize_axis(axis, x.ndim),)
+    return np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim))), axes
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
+    """``x`` scaled to unit l2 norm along ``axis``; each value in [-1, 1].
+
+    Parameters
+    ----------
+    x : array_like
+    axis : int, tuple of ints or None, default -1
+        The axis (or axes) of each vector; None means all axes, as ``tf.nn.l2_normalize``.
+    epsilon : float, default 1e-12
+        Floor on the squared norm.
+    out : ndarray, optional
+        Receives the result (shape and dtype of ``x``, C-contiguous); may be ``x`` itself.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``, in its float dtype (ints and bools: float32).
+
+    Notes
+    -----
+    ``x / sqrt(max(sum(x**2, axis), ε))``, TensorFlow's ``tf.nn.l2_normalize``. A zero vector stays
+    zero; NaN or Inf in a vector makes that vector NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> swiftsim.ops.l2_normalize(np.array([3., 4.]))
+    array([0.6, 0.8])
+    """
+    eps = check_epsilon(epsilon)
+    arr = as_float_array(x, "x")
+    dtype = kernel_dtype(arr.dtype, "x")
+    arr = native(arr, dtype)
+    shape = arr.shape
+    if out is not None:
+        check_out(out, shape, dtype)
+    if arr.ndim == 0:  # a scalar is a vector of one element
+        if axis is not None:
+            normalize_axis(axis, 1)
+        arr, axis = arr.reshape(1), None
+    moved, axes = _axes_to_last(arr, axis)
+    nd, k = arr.ndim, len(axes)
+    dest = tuple(range(nd - k, nd))
+    rows = moved.reshape(moved.shape[: nd - k] + (-1,)) if k > 1 else moved  # copies x only if it must
+    if out is not None and np.may_share_memory(out, arr) and not _same_layout(out.reshape(arr.shape), arr):
+        out[...] = l2_normalize(arr.copy(), axis, eps).reshape(shape)  # overlapping in another layout
+        return out
+    target = (out if out is not None else np.empty(shape, dtype)).reshape(arr.shape)
+    if k == 1 or axes == dest:  # the target's rows are views: write in place
+        _swiftsim.l2_normalize(rows, np.moveaxis(target, axes, dest).reshape(rows.shape), eps)
+    else:
+        tmp = np.empty(rows.shape, dtype)
+        _swiftsim.l2_normalize(rows, tmp, eps)
+        np.moveaxis(target, axes, dest)[...] = tmp.reshape(moved.shape)
+    if out is not None:
+        return out
+    return target.reshape(shape) if shape else target.reshape(())[()]
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    ia, ib = a.__array_interface__, b.__array_interface__
+    return ia["data"][0] == ib["data"][0] and a.strides == b.strides and a.shape == b.shape
+
+
+def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sums a broadcast gradient back to the shape of the input it belongs to."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True)):
+    """The cosine and the gradient of ``sum(upstream * cosine)`` w.r.t. both inputs, in one kernel pass.
+
+    Returns ``(cos, dx1, dx2)``; ``dx1``/``dx2`` are None where ``need`` says so. Used by
+    :func:`cosine_similarity_grad` and by the Keras-style losses, metrics and layers.
+    """
+    eps = check_epsilon(epsilon)
+    a, b, outer, dtype = prepare_pair(x1, x2, axis)
+    if upstream is None:
+        u = np.broadcast_to(np.ones((), dtype), outer)
+    else:
+        u = as_float_array(upstream, "upstream")
+        try:
+            u = np.broadcast_to(native(u, dtype), outer)
+        except ValueError:
+            raise ValueError(f"upstream of shape {u.shape} does not broadcast to the result shape {outer}") from None
+    nd = max(np.ndim(x1), np.ndim(x2))
+    ax = normalize_axis(axis, nd)
+    grads = []
+    for x, full, want in ((x1, a, need[0]), (x2, b, need[1])):
+        if not want:
+            grads.append((None, None))
+            continue
+        padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
+        moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
+        if moved_shape == full.shape:
+            # Not broadcast: allocate in the input's own layout and let the kernel write through a view.
+            g = np.empty(padded, dtype)
+            grads.append((g, np.moveaxis(g, ax, -1)))
+        else:
+            g = np.empty(full.shape, dtype)
+            grads.append((g, g))
+    cos = np.empty(outer, dtype)
+    _swiftsim.cosine_grad(a, b, u, grads[0][1], grads[1][1], cos, eps)
+    results = []
+    for x, (g, view) in zip((x1, x2), grads, strict=True):
+        if g is None:
+            results.append(None)
+            continue
+        if g is not view:  # broadcast input: sum back over the broadcast axes, then restore the layout
+            padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
+            moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
+            g = np.ascontiguousarray(np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax))
+        results.append(g.reshape(np.shape(x)))
+    return _result(cos, None), results[0], results[1]
+
+
+def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12):
+    """Gradient of ``sum(upstream * cosine_similarity(x1, x2))``; each component in [-r, r], r = 1/|x|.
+
+    Parameters
+    ----------
+    x1, x2 : array_like
+        As in :func:`cosine_similarity`.
+    upstream : array_like, optional
+        Weights broadcastable to the cosine's shape; default all ones.
+    axis : int, default -1
+    epsilon : float, default 1e-12
+
+    Returns
+    -------
+    (dx1, dx2) : tuple of ndarray
+        Shaped like ``x1`` and ``x2`` (gradients of broadcast inputs are summed back).
+
+    Notes
+    -----
+    Per vector ``∂c/∂x = r_x · (ŷ − [|x|² ≥ ε] · c · x̂)`` with ``r_x = 1/sqrt(max(|x|², ε))``;
+    below the floor it is ``ŷ/√ε`` (finite), exactly what TensorFlow's GradientTape gives.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> dx1, dx2 = swiftsim.ops.cosine_similarity_grad(np.array([1., 0.]), np.array([0., 2.]))
+    >>> dx1, dx2
+    (array([0., 1.]), array([0.5, 0. ]))
+    """
+    _, dx1, dx2 = cosine_value_and_grad(x1, x2, upstream, axis, epsilon)
+    return dx1, dx2
