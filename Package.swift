@@ -14,6 +14,10 @@ let numpyInclude = env["SWIFTSIM_NUMPY_INCLUDE"]
 // The CPU the kernels are compiled for: without a target CPU `addingProduct` becomes a call to
 // fmaf (30× slower). "native" suits a build for this machine; a portable build names a CPU.
 let targetCPU = env["SWIFTSIM_TARGET_CPU"] ?? "native"
+// Set for targets without FMA (x86-64-v2): multiply-adds are then compiled as a multiply and an add.
+let noFMA = env["SWIFTSIM_NO_FMA"] == "1"
+// Which of setup.py's per-CPU builds this is (reported by build_info()).
+let variant = env["SWIFTSIM_VARIANT"] ?? "native"
 
 // MARK: kernels
 var targets: [Target] = [
@@ -29,7 +33,7 @@ var targets: [Target] = [
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
             .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", targetCPU]),
             .swiftLanguageMode(.v5),
-        ]
+        ] + (noFMA ? [.define("SWIFTSIM_NO_FMA")] : [])
     ),
     // MARK: tests
     .testTarget(name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
@@ -47,6 +51,7 @@ if let pythonInclude, let numpyInclude {
             // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).
             .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
             .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
+            .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
             .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
         ],
         linkerSettings: [

@@ -1,15 +1,23 @@
-"""Builds the Swift package and places its CPython extension in the swiftsim package.
+"""Builds the Swift package and places its CPython extension(s) in the swiftsim package.
 
 `pip install .` (or `pip install -e .`) runs `swift build -c release --product _swiftsim` with the
 interpreter's own Python and NumPy include folders (passed to Package.swift through environment
-variables) and copies the resulting shared library to the extension's path.
+variables) and copies the shared library to the extension's path.
+
+On x86-64 the same sources are compiled once per CPU level, each into its own copy of the extension
+(`swiftsim/_native/<variant>/_swiftsim.*.so`); `swiftsim/_loader.py` imports the best one the CPU
+runs as `swiftsim._swiftsim`:
+  x86_64_v4  skylake-avx512  (AVX-512, 512-bit vectors, FMA, F16C)
+  x86_64_v3  haswell         (AVX2, FMA, F16C)
+  x86_64_v2  nehalem         (SSE4.2; multiply + add instead of FMA)
 
 Environment:
-  SWIFTSIM_TARGET_CPU   CPU the kernels are compiled for (default: native)
+  SWIFTSIM_TARGET_CPU   build one variant only, for this CPU name (e.g. "native")
   SWIFT                 the swift driver to use (default: swift on the PATH)
 """
 
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -21,6 +29,22 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+# (variant, Swift target CPU, has FMA)
+X86_64_VARIANTS = [
+    ("x86_64_v4", "skylake-avx512", True),
+    ("x86_64_v3", "haswell", True),
+    ("x86_64_v2", "nehalem", False),
+]
+
+
+def variants():
+    cpu = os.environ.get("SWIFTSIM_TARGET_CPU")
+    if cpu:
+        return [("custom", cpu, cpu not in ("nehalem", "x86-64", "generic"))]
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        return X86_64_VARIANTS
+    return [("generic", "generic", True)]
+
 
 class SwiftBuildExt(build_ext):
     def build_extension(self, ext):
@@ -31,24 +55,32 @@ class SwiftBuildExt(build_ext):
             sys.exit(f"swiftsim: the Swift toolchain ('{swift}') was not found on the PATH; install Swift 6.x")
         version = subprocess.run([swift, "--version"], capture_output=True, text=True).stdout
         match = re.search(r"Swift version (\S+)", version)
-        version = match.group(1) if match else "unknown"
+        variant = ext.name.split(".")[-2]
+        _, cpu, fma = next(v for v in variants() if v[0] == variant)
         env = dict(os.environ)
-        env["SWIFTSIM_PYTHON_INCLUDE"] = sysconfig.get_paths()["include"]
-        env["SWIFTSIM_NUMPY_INCLUDE"] = numpy.get_include()
-        env["SWIFTSIM_SWIFT_VERSION"] = version
-        scratch = os.path.join(HERE, ".build")
+        env.update(
+            SWIFTSIM_PYTHON_INCLUDE=sysconfig.get_paths()["include"],
+            SWIFTSIM_NUMPY_INCLUDE=numpy.get_include(),
+            SWIFTSIM_SWIFT_VERSION=match.group(1) if match else "unknown",
+            SWIFTSIM_TARGET_CPU=cpu,
+            SWIFTSIM_VARIANT=variant,
+            SWIFTSIM_NO_FMA="0" if fma else "1",
+        )
+        scratch = os.path.join(HERE, ".build-variants", variant)
         cmd = [swift, "build", "-c", "release", "--product", "_swiftsim", "--package-path", HERE,
                "--scratch-path", scratch]
-        print("swiftsim:", " ".join(cmd), flush=True)
+        print("swiftsim:", " ".join(cmd), f"(target CPU {cpu})", flush=True)
         subprocess.run(cmd, check=True, env=env)
         built = subprocess.run(cmd + ["--show-bin-path"], check=True, env=env, capture_output=True, text=True)
         lib = os.path.join(built.stdout.strip(), "lib_swiftsim.so")
         dest = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
+        # An editable install copies the result into the source tree afterwards: make its folder.
+        os.makedirs(os.path.join(HERE, "python", *ext.name.split(".")[:-1]), exist_ok=True)
         shutil.copyfile(lib, dest)
 
 
 setup(
-    ext_modules=[Extension("swiftsim._swiftsim", sources=[])],
+    ext_modules=[Extension(f"swiftsim._native.{name}._swiftsim", sources=[]) for name, _, _ in variants()],
     cmdclass={"build_ext": SwiftBuildExt},
 )

@@ -175,3 +175,32 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
     if (cpb_raise_status(st, "cosine_grad") < 0) return NULL;
     Py_RETURN_NONE;
 }
+
+/* cosine_auto(a, b, epsilon) -> result or None.
+ * The short path for the most common call: two ndarrays of one float dtype (native, aligned) and the
+ * same shape, reduced over the last axis, epsilon a float >= 0. Allocates and returns the result
+ * (a scalar for 1-D inputs, as NumPy does). Returns None, without an exception, for anything else:
+ * the Python layer then takes the general path and raises the precise error. */
+PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3 || !PyArray_CheckExact(args[0]) || !PyArray_CheckExact(args[1]) || !PyFloat_CheckExact(args[2]))
+        Py_RETURN_NONE;
+    PyArrayObject *a = (PyArrayObject *)args[0], *b = (PyArrayObject *)args[1];
+    double eps = PyFloat_AS_DOUBLE(args[2]);
+    int t = PyArray_TYPE(a), nd = PyArray_NDIM(a);
+    if (!(eps >= 0.0 && eps <= 1.7976931348623157e308) || (t != NPY_FLOAT && t != NPY_DOUBLE && t != NPY_HALF) ||
+        PyArray_TYPE(b) != t || nd < 1 || PyArray_NDIM(b) != nd || !PyArray_ISNOTSWAPPED(a) ||
+        !PyArray_ISNOTSWAPPED(b) || !PyArray_ISALIGNED(a) || !PyArray_ISALIGNED(b) ||
+        !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), nd))
+        Py_RETURN_NONE;
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd - 1, PyArray_DIMS(a), t);
+    if (!out) return NULL;
+    PyObject *call[4] = {(PyObject *)a, (PyObject *)b, (PyObject *)out, args[2]};
+    PyObject *r = cpb_cosine(NULL, call, 4);
+    if (!r) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return PyArray_Return(out);
+}

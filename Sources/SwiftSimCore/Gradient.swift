@@ -79,15 +79,15 @@ func gradRow<T: SimScalar>(
     var off = 0
     while i &+ w <= d {
         let x = T.load(a + off), y = T.load(b + off)
-        if let da { T.store((y * va).addingProduct(x, vb), da + off) }
-        if let db { T.store((x * va).addingProduct(y, vd), db + off) }
+        if let da { T.store((y * va).madd(x, vb), da + off) }
+        if let db { T.store((x * va).madd(y, vd), db + off) }
         i &+= w; off &+= step
     }
     let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
     while i < d {
         let x = T.widen(ta[i]), y = T.widen(tb[i])
-        da?.storeBytes(of: T.narrow((y * alpha).addingProduct(x, -beta)), toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
-        db?.storeBytes(of: T.narrow((x * alpha).addingProduct(y, -delta)), toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
+        da?.storeBytes(of: T.narrow((y * alpha).madd(x, -beta)), toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
+        db?.storeBytes(of: T.narrow((x * alpha).madd(y, -delta)), toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
         i &+= 1
     }
 }

@@ -25,25 +25,25 @@ func dotNorms<T: SimScalar>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: I
     while i &+ 2 &* w <= d {
         let x0 = T.load(pa), y0 = T.load(pb)
         let x1 = T.load(pa + step), y1 = T.load(pb + step)
-        ab0 = ab0.addingProduct(x0, y0); ab1 = ab1.addingProduct(x1, y1)
-        aa0 = aa0.addingProduct(x0, x0); aa1 = aa1.addingProduct(x1, x1)
-        bb0 = bb0.addingProduct(y0, y0); bb1 = bb1.addingProduct(y1, y1)
+        ab0 = ab0.madd(x0, y0); ab1 = ab1.madd(x1, y1)
+        aa0 = aa0.madd(x0, x0); aa1 = aa1.madd(x1, x1)
+        bb0 = bb0.madd(y0, y0); bb1 = bb1.madd(y1, y1)
         i &+= 2 &* w; pa += 2 &* step; pb += 2 &* step
     }
     if i &+ w <= d {
         let x0 = T.load(pa), y0 = T.load(pb)
-        ab0 = ab0.addingProduct(x0, y0)
-        aa0 = aa0.addingProduct(x0, x0)
-        bb0 = bb0.addingProduct(y0, y0)
+        ab0 = ab0.madd(x0, y0)
+        aa0 = aa0.madd(x0, x0)
+        bb0 = bb0.madd(y0, y0)
         i &+= w
     }
     var r = DotNorms(ab: T.hsum(ab0 + ab1), aa: T.hsum(aa0 + aa1), bb: T.hsum(bb0 + bb1))
     let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
     while i < d {
         let x = T.widen(ta[i]), y = T.widen(tb[i])
-        r.ab = r.ab.addingProduct(x, y)
-        r.aa = r.aa.addingProduct(x, x)
-        r.bb = r.bb.addingProduct(y, y)
+        r.ab = r.ab.madd(x, y)
+        r.aa = r.aa.madd(x, x)
+        r.bb = r.bb.madd(y, y)
         i &+= 1
     }
     return r
@@ -59,19 +59,19 @@ func sumSquares<T: SimScalar>(_ x: UnsafeRawPointer, _ d: Int, _: T.Type) -> T.A
     var p = x
     while i &+ 2 &* w <= d {
         let v0 = T.load(p), v1 = T.load(p + step)
-        s0 = s0.addingProduct(v0, v0); s1 = s1.addingProduct(v1, v1)
+        s0 = s0.madd(v0, v0); s1 = s1.madd(v1, v1)
         i &+= 2 &* w; p += 2 &* step
     }
     if i &+ w <= d {
         let v0 = T.load(p)
-        s0 = s0.addingProduct(v0, v0)
+        s0 = s0.madd(v0, v0)
         i &+= w
     }
     var s = T.hsum(s0 + s1)
     let t = x.assumingMemoryBound(to: T.self)
     while i < d {
         let v = T.widen(t[i])
-        s = s.addingProduct(v, v)
+        s = s.madd(v, v)
         i &+= 1
     }
     return s
@@ -91,7 +91,7 @@ struct StridedRow<T: SimScalar> {
     /// Σ x_i² over the vector's own length.
     @inline(__always) func sumSquares() -> T.Acc {
         var s: T.Acc = 0
-        for i in 0..<count { let v = self[i]; s = s.addingProduct(v, v) }
+        for i in 0..<count { let v = self[i]; s = s.madd(v, v) }
         return s
     }
 
@@ -132,7 +132,7 @@ struct UnitScale<A: BinaryFloatingPoint> {
         guard m.isFinite else { self.p = .nan; self.q = .nan; self.clamped = false; self.valid = false; return }
         let inv = 1 / m
         var s: A = 0
-        for i in 0..<x.count { let v = x[i] * inv; s = s.addingProduct(v, v) }
+        for i in 0..<x.count { let v = x[i] * inv; s = s.madd(v, v) }
         self.p = inv
         self.q = 1 / s.squareRoot()
         self.clamped = false
@@ -157,10 +157,10 @@ func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: In
     var c: T.Acc = 0
     if aa.isFinite && bb.isFinite {
         var ab: T.Acc = 0
-        for i in 0..<d { ab = ab.addingProduct(a[i], b[i]) }
+        for i in 0..<d { ab = ab.madd(a[i], b[i]) }
         c = ab * sa.r * sb.r
     } else {
-        for i in 0..<d { c = c.addingProduct(a[i] * sa.p * sa.q, b[i] * sb.p * sb.q) }
+        for i in 0..<d { c = c.madd(a[i] * sa.p * sa.q, b[i] * sb.p * sb.q) }
     }
     return (c, sa, sb)
 }

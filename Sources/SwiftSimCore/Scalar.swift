@@ -47,8 +47,9 @@ extension Double: SimScalar {
         p.storeBytes(of: v, as: Vec.self)
     }
     @inline(__always) public static func hsum(_ v: Vec) -> Double {
-        let q = v.lowHalf + v.highHalf
-        let h = q.lowHalf + q.highHalf
+        let o = halves(v, SIMD4<Double>.self)
+        let q = halves(o.0 + o.1, SIMD2<Double>.self)
+        let h = q.0 + q.1
         return h[0] + h[1]
     }
     @inline(__always) public static func widen(_ x: Double) -> Double { x }
@@ -77,8 +78,43 @@ extension Float16: SimScalar {
 
 @inline(__always)
 func hsum16(_ v: SIMD16<Float>) -> Float {
-    let o = v.lowHalf + v.highHalf
-    let q = o.lowHalf + o.highHalf
-    let h = q.lowHalf + q.highHalf
-    return h[0] + h[1]
+    let o = halves(v, SIMD8<Float>.self)
+    let q = halves(o.0 + o.1, SIMD4<Float>.self)
+    let h = halves(q.0 + q.1, SIMD2<Float>.self)
+    let s = h.0 + h.1
+    return s[0] + s[1]
+}
+
+/// The two halves of a vector (lanes 0..<n/2, n/2..<n), as a bit cast: lowHalf/highHalf go
+/// through per-lane code that the optimiser does not always turn back into two extracts.
+@inline(__always)
+func halves<V: SIMD, H: SIMD>(_ v: V, _: H.Type) -> (H, H) {
+    unsafeBitCast(v, to: (H, H).self)
+}
+
+// MARK: multiply-add
+// `madd` is a fused multiply-add where the compile target has FMA (one rounding), and a multiply
+// then an add where it does not (SWIFTSIM_NO_FMA, the x86-64-v2 build): `addingProduct` would
+// otherwise become a call to the correctly rounded software fmaf, 30× slower.
+
+extension SIMD where Scalar: FloatingPoint {
+    /// self + x · y
+    @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
+        #if SWIFTSIM_NO_FMA
+        return self + x * y
+        #else
+        return addingProduct(x, y)
+        #endif
+    }
+}
+
+extension FloatingPoint {
+    /// self + x · y
+    @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
+        #if SWIFTSIM_NO_FMA
+        return self + x * y
+        #else
+        return addingProduct(x, y)
+        #endif
+    }
 }

@@ -10,10 +10,15 @@ from __future__ import annotations
 import os as _os
 import warnings as _warnings
 
-from . import _swiftsim, ops
+from ._loader import load as _load
+
+_swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
+
+from . import ops  # noqa: E402
+from . import layers, losses, metrics  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["ops", "build_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ = ["ops", "losses", "metrics", "layers", "build_info", "get_num_threads", "set_num_threads", "__version__"]
 
 
 def set_num_threads(n: int) -> None:
@@ -51,6 +56,7 @@ def build_info() -> dict:
     return {
         "version": __version__,
         "swift_version": info["swift_version"],
+        "variant": _VARIANT,
         "target_cpu": info["target_cpu"],
         "simd_bits": int(kernels.get("simd_bits", 0)),
         "kernels": kernels,

@@ -37,6 +37,7 @@ int cpb_raise_status(ssim_status status, const char *op);
 
 /* ops.c */
 PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
