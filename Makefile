@@ -30,6 +30,7 @@ swift-test:
 	swift test 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
 
 lint: venv
+	swift format lint --strict -r Sources Tests Package.swift
 	$(PY) -m ruff check python tests benchmarks
 	$(PY) -m ruff format --check python tests benchmarks
 

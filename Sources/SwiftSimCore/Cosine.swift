@@ -32,23 +32,26 @@ func cosineRows<T: SimScalar>(
     let eps = T.Acc(epsilon)
     let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b), po = UnsafeMutableRawPointer(out)
     let sa = layout.inner(0), sb = layout.inner(1)
-    let contiguous = dA == d && dB == d && sa == MemoryLayout<T>.stride && sb == MemoryLayout<T>.stride
+    let sameLength = dA == d && dB == d
+    let size = MemoryLayout<T>.stride
     parallelRows(layout.rows, elementsPerRow: n, threads: threads) { range in
-        layout.forEachRow(in: range) { off in
-            let ra = pa + off[0], rb = pb + off[1]
-            var c: T.Acc = .nan
-            if contiguous {
-                let s = dotNorms(ra, rb, n, T.self)
-                if s.aa.isFinite && s.bb.isFinite {
-                    c = s.ab * UnitScale(squaredNorm: s.aa, epsilon: eps).r * UnitScale(squaredNorm: s.bb, epsilon: eps).r
-                    po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
-                    return
+        withStaging(T.self, slots: 2, n: n, needed: sameLength && (sa != size || sb != size)) { stage in
+            layout.forEachRow(in: range) { off in
+                let ra = pa + off[0], rb = pb + off[1]
+                var c: T.Acc = .nan
+                if sameLength {
+                    let s = dotNorms(stage.contiguous(ra, stride: sa, slot: 0), stage.contiguous(rb, stride: sb, slot: 1), n, T.self)
+                    if s.aa.isFinite && s.bb.isFinite {
+                        c = s.ab * UnitScale(squaredNorm: s.aa, epsilon: eps).r * UnitScale(squaredNorm: s.bb, epsilon: eps).r
+                        po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
+                        return
+                    }
                 }
+                let x = StridedRow<T>(base: ra, stride: sa, count: Int(dA))
+                let y = StridedRow<T>(base: rb, stride: sb, count: Int(dB))
+                if let g = generalCosine(x, y, n, epsilon: eps) { c = g.c }
+                po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
             }
-            let x = StridedRow<T>(base: ra, stride: sa, count: Int(dA))
-            let y = StridedRow<T>(base: rb, stride: sb, count: Int(dB))
-            if let g = generalCosine(x, y, n, epsilon: eps) { c = g.c }
-            po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
         }
     }
     return SSIM_OK

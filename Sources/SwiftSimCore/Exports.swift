@@ -4,36 +4,71 @@
 import CSwiftSim
 
 // MARK: cosine
-@c @implementation public func ssim_cosine_f16(_ a: UnsafePointer<ssim_f16>?, _ b: UnsafePointer<ssim_f16>?, _ out: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
-    cosineRows(f16(a), f16(b), f16(out), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+@c @implementation public func ssim_cosine_f16(
+    _ a: UnsafePointer<ssim_f16>?, _ b: UnsafePointer<ssim_f16>?, _ out: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ dA: Int64,
+    _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineRows(
+        f16(a), f16(b), f16(out), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_cosine_f32(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
+@c @implementation public func ssim_cosine_f32(
+    _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64,
+    _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
     cosineRows(a, b, out, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_cosine_f64(_ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
+@c @implementation public func ssim_cosine_f64(
+    _ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ d: Int64, _ dA: Int64, _ dB: Int64,
+    _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
     cosineRows(a, b, out, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
 
 // MARK: l2 normalize
-@c @implementation public func ssim_l2_normalize_f16(_ x: UnsafePointer<ssim_f16>?, _ out: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
+@c @implementation public func ssim_l2_normalize_f16(
+    _ x: UnsafePointer<ssim_f16>?, _ out: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
+    _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
     l2NormalizeRows(f16(x), f16(out), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_l2_normalize_f32(_ x: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
+@c @implementation public func ssim_l2_normalize_f32(
+    _ x: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
+    _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
     l2NormalizeRows(x, out, d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_l2_normalize_f64(_ x: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
+@c @implementation public func ssim_l2_normalize_f64(
+    _ x: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
+    _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
     l2NormalizeRows(x, out, d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
 
 // MARK: cosine gradient
-@c @implementation public func ssim_cosine_grad_f16(_ a: UnsafePointer<ssim_f16>?, _ b: UnsafePointer<ssim_f16>?, _ u: UnsafePointer<ssim_f16>?, _ da: UnsafeMutablePointer<ssim_f16>?, _ db: UnsafeMutablePointer<ssim_f16>?, _ cosOut: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
-    cosineGradRows(f16(a), f16(b), f16(u), f16(da), f16(db), f16(cosOut), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+@c @implementation public func ssim_cosine_grad_f16(
+    _ a: UnsafePointer<ssim_f16>?, _ b: UnsafePointer<ssim_f16>?, _ u: UnsafePointer<ssim_f16>?, _ da: UnsafeMutablePointer<ssim_f16>?,
+    _ db: UnsafeMutablePointer<ssim_f16>?, _ cosOut: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineGradRows(
+        f16(a), f16(b), f16(u), f16(da), f16(db), f16(cosOut), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides,
+        epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_cosine_grad_f32(_ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ u: UnsafePointer<Float>?, _ da: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, _ cosOut: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
-    cosineGradRows(a, b, u, da, db, cosOut, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+@c @implementation public func ssim_cosine_grad_f32(
+    _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ u: UnsafePointer<Float>?, _ da: UnsafeMutablePointer<Float>?,
+    _ db: UnsafeMutablePointer<Float>?, _ cosOut: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineGradRows(
+        a, b, u, da, db, cosOut, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
-@c @implementation public func ssim_cosine_grad_f64(_ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ u: UnsafePointer<Double>?, _ da: UnsafeMutablePointer<Double>?, _ db: UnsafeMutablePointer<Double>?, _ cosOut: UnsafeMutablePointer<Double>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32) -> ssim_status {
-    cosineGradRows(a, b, u, da, db, cosOut, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+@c @implementation public func ssim_cosine_grad_f64(
+    _ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ u: UnsafePointer<Double>?, _ da: UnsafeMutablePointer<Double>?,
+    _ db: UnsafeMutablePointer<Double>?, _ cosOut: UnsafeMutablePointer<Double>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineGradRows(
+        a, b, u, da, db, cosOut, d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
 
 // MARK: build info

@@ -30,37 +30,44 @@ func cosineGradRows<T: SimScalar>(
     let pc = cosOut.map(UnsafeMutableRawPointer.init)
     let sa = layout.inner(0), sb = layout.inner(1), sda = layout.inner(3), sdb = layout.inner(4)
     let size = MemoryLayout<T>.stride
-    let contiguous = dA == d && dB == d && sa == size && sb == size
-        && (pda == nil || sda == size) && (pdb == nil || sdb == size)
+    let sameLength = dA == d && dB == d
+    let staged = sameLength && (sa != size || sb != size || (pda != nil && sda != size) || (pdb != nil && sdb != size))
     parallelRows(layout.rows, elementsPerRow: 2 * n, threads: threads) { range in
-        layout.forEachRow(in: range) { off in
-            let ra = pa + off[0], rb = pb + off[1]
-            let w = T.widen(pu.load(fromByteOffset: off[2], as: T.self))
-            let oa = pda.map { $0 + off[3] }, ob = pdb.map { $0 + off[4] }
-            if contiguous {
-                let s = dotNorms(ra, rb, n, T.self)
-                if s.aa.isFinite && s.bb.isFinite {
-                    let ua = UnitScale(squaredNorm: s.aa, epsilon: eps), ub = UnitScale(squaredNorm: s.bb, epsilon: eps)
-                    let c = s.ab * ua.r * ub.r
-                    pc?.storeBytes(of: T.narrow(c), toByteOffset: off[5], as: T.self)
-                    let alpha = w * ua.r * ub.r
-                    let beta = ua.clamped ? 0 : w * c * ua.r * ua.r
-                    let delta = ub.clamped ? 0 : w * c * ub.r * ub.r
-                    gradRow(ra, rb, oa, ob, n, alpha: alpha, beta: beta, delta: delta, T.self)
+        withStaging(T.self, slots: 4, n: n, needed: staged) { stage in
+            layout.forEachRow(in: range) { off in
+                let ra = pa + off[0], rb = pb + off[1]
+                let w = T.widen(pu.load(fromByteOffset: off[2], as: T.self))
+                let oa = pda.map { $0 + off[3] }, ob = pdb.map { $0 + off[4] }
+                if sameLength {
+                    let ca = stage.contiguous(ra, stride: sa, slot: 0), cb = stage.contiguous(rb, stride: sb, slot: 1)
+                    let s = dotNorms(ca, cb, n, T.self)
+                    if s.aa.isFinite && s.bb.isFinite {
+                        let ua = UnitScale(squaredNorm: s.aa, epsilon: eps), ub = UnitScale(squaredNorm: s.bb, epsilon: eps)
+                        let c = s.ab * ua.r * ub.r
+                        pc?.storeBytes(of: T.narrow(c), toByteOffset: off[5], as: T.self)
+                        let alpha = w * ua.r * ub.r
+                        let beta = ua.clamped ? 0 : w * c * ua.r * ua.r
+                        let delta = ub.clamped ? 0 : w * c * ub.r * ub.r
+                        let ta = oa.map { stage.target($0, stride: sda, slot: 2) }
+                        let tb = ob.map { stage.target($0, stride: sdb, slot: 3) }
+                        gradRow(ca, cb, ta, tb, n, alpha: alpha, beta: beta, delta: delta, T.self)
+                        if let oa { stage.scatter(oa, stride: sda, slot: 2) }
+                        if let ob { stage.scatter(ob, stride: sdb, slot: 3) }
+                        return
+                    }
+                }
+                let x = StridedRow<T>(base: ra, stride: sa, count: nA)
+                let y = StridedRow<T>(base: rb, stride: sb, count: nB)
+                guard let g = generalCosine(x, y, n, epsilon: eps) else {
+                    pc?.storeBytes(of: T.nan, toByteOffset: off[5], as: T.self)
+                    if let oa { for i in 0..<nA { oa.storeBytes(of: T.nan, toByteOffset: i &* sda, as: T.self) } }
+                    if let ob { for i in 0..<nB { ob.storeBytes(of: T.nan, toByteOffset: i &* sdb, as: T.self) } }
                     return
                 }
+                pc?.storeBytes(of: T.narrow(g.c), toByteOffset: off[5], as: T.self)
+                if let oa { generalGrad(x, y, g.sa, g.sb, c: g.c, w: w, n: n, out: oa, stride: sda) }
+                if let ob { generalGrad(y, x, g.sb, g.sa, c: g.c, w: w, n: n, out: ob, stride: sdb) }
             }
-            let x = StridedRow<T>(base: ra, stride: sa, count: nA)
-            let y = StridedRow<T>(base: rb, stride: sb, count: nB)
-            guard let g = generalCosine(x, y, n, epsilon: eps) else {
-                pc?.storeBytes(of: T.nan, toByteOffset: off[5], as: T.self)
-                if let oa { for i in 0..<nA { oa.storeBytes(of: T.nan, toByteOffset: i &* sda, as: T.self) } }
-                if let ob { for i in 0..<nB { ob.storeBytes(of: T.nan, toByteOffset: i &* sdb, as: T.self) } }
-                return
-            }
-            pc?.storeBytes(of: T.narrow(g.c), toByteOffset: off[5], as: T.self)
-            if let oa { generalGrad(x, y, g.sa, g.sb, c: g.c, w: w, n: n, out: oa, stride: sda) }
-            if let ob { generalGrad(y, x, g.sb, g.sa, c: g.c, w: w, n: n, out: ob, stride: sdb) }
         }
     }
     return SSIM_OK

@@ -23,22 +23,23 @@ func l2NormalizeRows<T: SimScalar>(
     let px = UnsafeRawPointer(x), po = UnsafeMutableRawPointer(out)
     let sx = layout.inner(0), so = layout.inner(1)
     let size = MemoryLayout<T>.stride
-    let contiguous = sx == size && so == size
     parallelRows(layout.rows, elementsPerRow: n, threads: threads) { range in
-        layout.forEachRow(in: range) { off in
-            let row = px + off[0], dst = po + off[1]
-            if contiguous {
-                let s = sumSquares(row, n, T.self)
+        withStaging(T.self, slots: 2, n: n, needed: sx != size || so != size) { stage in
+            layout.forEachRow(in: range) { off in
+                let row = px + off[0], dst = po + off[1]
+                let src = stage.contiguous(row, stride: sx, slot: 0)
+                let s = sumSquares(src, n, T.self)
                 if s.isFinite {
-                    scaleRow(row, dst, n, UnitScale(squaredNorm: s, epsilon: eps).r, T.self)
+                    scaleRow(src, stage.target(dst, stride: so, slot: 1), n, UnitScale(squaredNorm: s, epsilon: eps).r, T.self)
+                    stage.scatter(dst, stride: so, slot: 1)
                     return
                 }
-            }
-            let v = StridedRow<T>(base: row, stride: sx, count: n)
-            let u = UnitScale(v, squaredNorm: v.sumSquares(), epsilon: eps)
-            for i in 0..<n {
-                let y = u.valid ? v[i] * u.p * u.q : .nan
-                dst.storeBytes(of: T.narrow(y), toByteOffset: i &* so, as: T.self)
+                let v = StridedRow<T>(base: row, stride: sx, count: n)
+                let u = UnitScale(v, squaredNorm: v.sumSquares(), epsilon: eps)
+                for i in 0..<n {
+                    let y = u.valid ? v[i] * u.p * u.q : .nan
+                    dst.storeBytes(of: T.narrow(y), toByteOffset: i &* so, as: T.self)
+                }
             }
         }
     }

@@ -164,3 +164,52 @@ func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: In
     }
     return (c, sa, sb)
 }
+
+/// Gives every row a contiguous copy when its elements are not adjacent, so that all layouts go
+/// through the same SIMD reductions and give the same bits. One scratch area per thread, of
+/// `slots` rows; rows that are already contiguous are used in place.
+struct Staging<T: SimScalar> {
+    let buffer: UnsafeMutableRawPointer?
+    let n: Int
+
+    @inline(__always) func slot(_ k: Int) -> UnsafeMutableRawPointer {
+        buffer! + k &* n &* MemoryLayout<T>.stride
+    }
+
+    /// The row at `p` (elements `stride` bytes apart) as contiguous memory: itself, or a copy in `slot`.
+    @inline(__always) func contiguous(_ p: UnsafeRawPointer, stride: Int, slot k: Int) -> UnsafeRawPointer {
+        if stride == MemoryLayout<T>.stride { return p }
+        let dst = slot(k)
+        for i in 0..<n {
+            dst.storeBytes(
+                of: p.load(fromByteOffset: i &* stride, as: T.self),
+                toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
+        }
+        return UnsafeRawPointer(dst)
+    }
+
+    /// Where to write a row destined for `p`: `p` itself when contiguous, else `slot` (then `scatter`).
+    @inline(__always) func target(_ p: UnsafeMutableRawPointer, stride: Int, slot k: Int) -> UnsafeMutableRawPointer {
+        stride == MemoryLayout<T>.stride ? p : slot(k)
+    }
+
+    /// Copies `slot` to the row at `p` when `target` handed out the slot.
+    @inline(__always) func scatter(_ p: UnsafeMutableRawPointer, stride: Int, slot k: Int) {
+        if stride == MemoryLayout<T>.stride { return }
+        let src = slot(k)
+        for i in 0..<n {
+            p.storeBytes(
+                of: src.load(fromByteOffset: i &* MemoryLayout<T>.stride, as: T.self),
+                toByteOffset: i &* stride, as: T.self)
+        }
+    }
+}
+
+/// Runs `body` with a `Staging` of `slots` rows of `n` elements (no memory when not `needed`).
+@inline(__always)
+func withStaging<T: SimScalar>(_: T.Type, slots: Int, n: Int, needed: Bool, _ body: (Staging<T>) -> Void) {
+    if !needed { return body(Staging(buffer: nil, n: n)) }
+    withUnsafeTemporaryAllocation(byteCount: max(slots * n * MemoryLayout<T>.stride, 1), alignment: 64) { raw in
+        body(Staging(buffer: raw.baseAddress!, n: n))
+    }
+}

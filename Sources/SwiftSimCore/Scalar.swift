@@ -101,9 +101,9 @@ extension SIMD where Scalar: FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
         #if SWIFTSIM_NO_FMA
-        return self + x * y
+            return self + x * y
         #else
-        return addingProduct(x, y)
+            return addingProduct(x, y)
         #endif
     }
 }
@@ -112,9 +112,9 @@ extension FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
         #if SWIFTSIM_NO_FMA
-        return self + x * y
+            return self + x * y
         #else
-        return addingProduct(x, y)
+            return addingProduct(x, y)
         #endif
     }
 }

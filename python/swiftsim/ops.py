@@ -166,10 +166,11 @@ def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True)):
+def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True), out=(None, None)):
     """The cosine and the gradient of ``sum(upstream * cosine)`` w.r.t. both inputs, in one kernel pass.
 
-    Returns ``(cos, dx1, dx2)``; ``dx1``/``dx2`` are None where ``need`` says so. Used by
+    Returns ``(cos, dx1, dx2)``; ``dx1``/``dx2`` are None where ``need`` says so, and are written
+    into ``out[0]``/``out[1]`` when those are given (checked like every ``out=``). Used by
     :func:`cosine_similarity_grad` and by the Keras-style losses, metrics and layers.
     """
     eps = check_epsilon(epsilon)
@@ -184,16 +185,20 @@ def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need
             raise ValueError(f"upstream of shape {u.shape} does not broadcast to the result shape {outer}") from None
     nd = max(np.ndim(x1), np.ndim(x2))
     ax = normalize_axis(axis, nd)
+    if out is None or len(out) != 2:
+        raise TypeError("out must be a pair (dx1, dx2) of arrays or None")
     grads = []
-    for x, full, want in ((x1, a, need[0]), (x2, b, need[1])):
+    for x, full, want, dest, name in ((x1, a, need[0], out[0], "out[0]"), (x2, b, need[1], out[1], "out[1]")):
         if not want:
             grads.append((None, None))
             continue
+        if dest is not None:
+            check_out(dest, np.shape(x), dtype, name)
         padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
         moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
-        if moved_shape == full.shape:
-            # Not broadcast: allocate in the input's own layout and let the kernel write through a view.
-            g = np.empty(padded, dtype)
+        if moved_shape == full.shape and not (dest is not None and _overlaps(dest, a, b, u)):
+            # Not broadcast: write in the input's own layout, through a view with the axis last.
+            g = np.empty(padded, dtype) if dest is None else dest.reshape(padded)
             grads.append((g, np.moveaxis(g, ax, -1)))
         else:
             g = np.empty(full.shape, dtype)
@@ -201,19 +206,28 @@ def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need
     cos = np.empty(outer, dtype)
     _swiftsim.cosine_grad(a, b, u, grads[0][1], grads[1][1], cos, eps)
     results = []
-    for x, (g, view) in zip((x1, x2), grads, strict=True):
+    for x, (g, view), dest in zip((x1, x2), grads, out, strict=True):
         if g is None:
             results.append(None)
             continue
-        if g is not view:  # broadcast input: sum back over the broadcast axes, then restore the layout
+        if g is view:  # broadcast (or aliased) input: sum back over the broadcast axes, restore the layout
             padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
             moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
-            g = np.ascontiguousarray(np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax))
-        results.append(g.reshape(np.shape(x)))
+            g = np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax)
+            if dest is not None:
+                dest[...] = g.reshape(np.shape(x))
+                g = dest
+            else:
+                g = np.ascontiguousarray(g)
+        results.append(dest if dest is not None else g.reshape(np.shape(x)))
     return _result(cos, None), results[0], results[1]
 
 
-def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12):
+def _overlaps(dest: np.ndarray, *inputs: np.ndarray) -> bool:
+    return any(np.may_share_memory(dest, x) for x in inputs)
+
+
+def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out=None):
     """Gradient of ``sum(upstream * cosine_similarity(x1, x2))``; each component in [-r, r], r = 1/|x|.
 
     Parameters
@@ -224,6 +238,9 @@ def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12):
         Weights broadcastable to the cosine's shape; default all ones.
     axis : int, default -1
     epsilon : float, default 1e-12
+    out : (ndarray, ndarray), optional
+        Receive ``dx1`` and ``dx2`` (each the shape of its input, the result dtype, C-contiguous);
+        reusing them avoids the cost of fresh pages on large inputs.
 
     Returns
     -------
@@ -242,5 +259,5 @@ def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12):
     >>> dx1, dx2
     (array([0., 1.]), array([0.5, 0. ]))
     """
-    _, dx1, dx2 = cosine_value_and_grad(x1, x2, upstream, axis, epsilon)
+    _, dx1, dx2 = cosine_value_and_grad(x1, x2, upstream, axis, epsilon, out=(None, None) if out is None else out)
     return dx1, dx2
