@@ -18,10 +18,10 @@ import math
 
 import numpy as np
 import pytest
-import swiftsim
 from numpy.exceptions import AxisError
-from swiftsim import ops
 
+import swiftsim
+from swiftsim import ops
 from tests.conftest import value_tol
 
 FLOATS = [np.float16, np.float32, np.float64]

@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 import pytest
-from swiftsim import ops
 
+from swiftsim import ops
 from tests.conftest import value_tol
 
 K2_EPS = 1e-12  # tf.nn / Keras 2: floor on the squared norm

@@ -14,11 +14,19 @@ from ._loader import load as _load
 
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
-from . import ops  # noqa: E402
-from . import layers, losses, metrics  # noqa: E402
+from . import layers, losses, metrics, ops  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["ops", "losses", "metrics", "layers", "build_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ = [
+    "ops",
+    "losses",
+    "metrics",
+    "layers",
+    "build_info",
+    "get_num_threads",
+    "set_num_threads",
+    "__version__",
+]
 
 
 def set_num_threads(n: int) -> None:

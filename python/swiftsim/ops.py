@@ -162,11 +162,15 @@ def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
     return g.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True), out=(None, None)):
+def cosine_value_and_grad(
+    x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True), out=(None, None)
+):
     """The cosine and the gradient of ``sum(upstream * cosine)`` w.r.t. both inputs, in one kernel pass.
 
     Returns ``(cos, dx1, dx2)``; ``dx1``/``dx2`` are None where ``need`` says so, and are written
@@ -182,7 +186,9 @@ def cosine_value_and_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need
         try:
             u = np.broadcast_to(native(u, dtype), outer)
         except ValueError:
-            raise ValueError(f"upstream of shape {u.shape} does not broadcast to the result shape {outer}") from None
+            raise ValueError(
+                f"upstream of shape {u.shape} does not broadcast to the result shape {outer}"
+            ) from None
     nd = max(np.ndim(x1), np.ndim(x2))
     ax = normalize_axis(axis, nd)
     if out is None or len(out) != 2:
@@ -259,5 +265,7 @@ def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out
     >>> dx1, dx2
     (array([0., 1.]), array([0.5, 0. ]))
     """
-    _, dx1, dx2 = cosine_value_and_grad(x1, x2, upstream, axis, epsilon, out=(None, None) if out is None else out)
+    _, dx1, dx2 = cosine_value_and_grad(
+        x1, x2, upstream, axis, epsilon, out=(None, None) if out is None else out
+    )
     return dx1, dx2

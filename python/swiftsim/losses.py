@@ -1,0 +1,245 @@
+"""The Keras cosine-similarity loss (the **negative** cosine) on NumPy arrays, with its gradient.
+
+A function for the per-sample values and a class that weights and reduces them, with Keras's names,
+defaults and reductions. Where Keras 2 (``tf_keras``) and Keras 3 differ, the contract follows Keras 2
+for the ``sample_weight`` rank rule and the empty batch, and the input for the output dtype
+(``KERAS_SEMANTICS.md`` §3, §10). The cosines and their gradients come from the Swift kernels
+(:func:`swiftsim.ops.cosine_value_and_grad`); this module only weights and reduces per-sample values.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import ops
+from ._validation import as_float_array, check_epsilon, prepare_pair
+
+__all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
+
+#: Every accepted ``reduction``: Keras 3's names plus Keras 2's ``"auto"``.
+REDUCTIONS = ("sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none", None)
+_MEANS = ("sum_over_batch_size", "auto", "mean")
+
+
+def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
+    """Per-sample negative cosine similarity, in [-1, 1] (-1: same direction, 1: opposite).
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like
+        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy.
+    axis : int, default -1
+        The axis of each vector; it is reduced away.
+    epsilon : float, default 1e-12
+        Floor on each squared norm (1e-12: Keras 2 / ``tf.nn``; 1e-14: Keras 3). Keyword only.
+
+    Returns
+    -------
+    ndarray
+        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32).
+
+    Notes
+    -----
+    ``loss = -(t·p) / (sqrt(max(|t|², ε)) · sqrt(max(|p|², ε)))``, Keras's
+    ``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``. A zero vector gives -0.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> y_true = np.array([[0., 1.], [1., 1.], [1., 1.]])
+    >>> y_pred = np.array([[1., 0.], [1., 1.], [-1., -1.]])
+    >>> swiftsim.losses.cosine_similarity(y_true, y_pred).round(6)
+    array([-0., -1.,  1.])
+    """
+    return np.negative(ops.cosine_similarity(y_true, y_pred, axis, epsilon))
+
+
+class CosineSimilarity:
+    """Weighted, reduced negative cosine similarity, in [-Σ|w|, Σ|w|] (in [-1, 1] for the means).
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The axis of each vector.
+    reduction : str or None, default "sum_over_batch_size"
+        ``"sum_over_batch_size"`` (= ``"auto"`` = ``"mean"``): Σ(w·loss) / number of loss values
+        (0 when there are none); ``"sum"``: Σ(w·loss); ``"mean_with_sample_weight"``: Σ(w·loss) / Σw
+        (0 when Σw = 0); ``"none"`` or None: the weighted per-sample values.
+    name : str, default "cosine_similarity"
+    dtype : str, numpy dtype or None, default None
+        None computes in the inputs' dtype; a float dtype casts both inputs to it first (as the
+        Keras 3 classes do with theirs).
+    epsilon : float, default 1e-12
+        Floor on each squared norm (1e-12: Keras 2; 1e-14: Keras 3).
+
+    Notes
+    -----
+    With ``loss_i = -cos_i`` and the weights ``w`` broadcast to the per-sample values,
+    ``L = scale · Σ_i w_i · loss_i`` where ``scale`` is 1 (``sum``), ``1/N`` (``sum_over_batch_size``)
+    or ``1/Σw`` (``mean_with_sample_weight``, Σ over the weights as given, Keras 3's rule).
+    ``sample_weight`` follows Keras 2's rank rule: a scalar weighs everything, a weight with one axis
+    fewer than the per-sample values gets a trailing axis ((B,) on (B, T) values means (B, 1)),
+    a weight with one axis more must end in 1, which is squeezed. An empty batch reduces to 0.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> y_true = np.array([[0., 1.], [1., 1.]])
+    >>> y_pred = np.array([[1., 0.], [1., 1.]])
+    >>> loss = swiftsim.losses.CosineSimilarity()
+    >>> float(loss(y_true, y_pred))
+    -0.5
+    >>> float(loss(y_true, y_pred, sample_weight=[0.5, 1.5]))
+    -0.75
+    >>> value, grad = loss.value_and_gradient(y_true, y_pred)
+    >>> grad.round(6) + 0.0  # dLoss/dy_pred; the parallel pair's gradient is 0 up to rounding
+    array([[ 0. , -0.5],
+           [ 0. ,  0. ]])
+    """
+
+    def __init__(
+        self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None, epsilon=1e-12
+    ):
+        self.axis = _check_axis(axis)
+        self.reduction = _check_reduction(reduction)
+        self.name = name
+        self.dtype = _dtype_name(dtype)
+        self.epsilon = check_epsilon(epsilon)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(axis={self.axis}, reduction={self.reduction!r}, name={self.name!r}, "
+            f"dtype={self.dtype!r}, epsilon={self.epsilon!r})"
+        )
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The weighted, reduced loss: a scalar, or the weighted per-sample values for ``"none"``."""
+        y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
+        cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
+        weights = _adjust_weights(sample_weight, cos.shape, cos.dtype)
+        return self._reduce(np.negative(cos), weights)
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        """dLoss/dy_pred, shaped like ``y_pred``; for ``"none"``, the gradient of the values' sum."""
+        return self.value_and_gradient(y_true, y_pred, sample_weight)[1]
+
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None):
+        """``(loss, dLoss/dy_pred)`` from one kernel pass; each gradient component in [-r, r]·Σ|u|.
+
+        The reduction's scale is folded into the kernel's upstream weights, ``u = -w · scale``, so
+        no (N, D) temporary is made here.
+        """
+        y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
+        _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
+        weights = _adjust_weights(sample_weight, outer, dtype)
+        scale = self._scale(weights, outer)
+        upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
+        cos, _, grad = ops.cosine_value_and_grad(
+            y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True)
+        )
+        return self._reduce(np.negative(cos), weights), grad
+
+    def _scale(self, weights, shape) -> float:
+        """The factor the reduction applies to Σ w·loss (0 where Keras divides by zero)."""
+        if self.reduction in _MEANS or (self.reduction == "mean_with_sample_weight" and weights is None):
+            divisor = float(np.prod(shape))
+        elif self.reduction == "mean_with_sample_weight":
+            divisor = float(np.sum(weights, dtype=np.float64))
+        else:
+            return 1.0
+        return 1.0 / divisor if divisor != 0.0 else 0.0
+
+    def _reduce(self, values: np.ndarray, weights):
+        weighted = values if weights is None else values * weights
+        if self.reduction is None or self.reduction == "none":
+            return weighted
+        total = np.sum(weighted, dtype=np.float64) * self._scale(weights, np.shape(values))
+        return values.dtype.type(total)
+
+    def get_config(self) -> dict:
+        """``{"name", "reduction", "axis", "dtype", "epsilon"}``; :meth:`from_config` round-trips it."""
+        return {
+            "name": self.name,
+            "reduction": self.reduction,
+            "axis": self.axis,
+            "dtype": self.dtype,
+            "epsilon": self.epsilon,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> CosineSimilarity:
+        """Rebuilds a loss from :meth:`get_config`; a Keras 2 config's ``"fn"`` entry is ignored."""
+        return cls(**{k: v for k, v in config.items() if k != "fn"})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Helpers shared with swiftsim.metrics and swiftsim.layers (candidates for _validation.py).
+
+
+def _check_axis(axis) -> int:
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+
+
+def _check_reduction(reduction):
+    if not (reduction is None or (isinstance(reduction, str) and reduction in REDUCTIONS)):
+        allowed = ", ".join(repr(r) for r in REDUCTIONS)
+        raise ValueError(
+            f"Invalid value for argument reduction. Expected one of {allowed}. Received: {reduction!r}"
+        )
+    return reduction
+
+
+def _dtype_name(dtype):
+    """None, or the name of a float16/32/64 dtype (TypeError otherwise)."""
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be None or a float dtype, got {dtype!r}") from None
+    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+        raise TypeError(f"dtype must be None, float16, float32 or float64, got {dt}")
+    return dt.name
+
+
+def _cast_inputs(y_true, y_pred, dtype):
+    if dtype is None:
+        return y_true, y_pred
+    return (
+        as_float_array(y_true, "y_true").astype(dtype, copy=False),
+        as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
+    )
+
+
+def _adjust_weights(sample_weight, shape: tuple, dtype: np.dtype):
+    """``sample_weight`` in ``dtype``, rank-adjusted to per-sample values of ``shape`` (Keras 2's rule).
+
+    Returns None for no weights, else an array that broadcasts to ``shape``; ValueError otherwise.
+    """
+    if sample_weight is None:
+        return None
+    given = as_float_array(sample_weight, "sample_weight")
+    w = given.astype(dtype, copy=False)
+    if w.ndim == 0:
+        return w
+    if w.ndim == len(shape) + 1:
+        if w.shape[-1] != 1:
+            raise ValueError(
+                f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}: "
+                f"its last axis (of length {w.shape[-1]}) must have length 1 to be squeezed"
+            )
+        w = w[..., 0]
+    elif w.ndim + 1 == len(shape):
+        w = w[..., np.newaxis]
+    try:
+        np.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(
+            f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}"
+        ) from None
+    return w
