@@ -36,31 +36,33 @@ var targets: [Target] = [
         ] + (noFMA ? [.define("SWIFTSIM_NO_FMA")] : [])
     ),
     // MARK: tests
-    .testTarget(name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
-                swiftSettings: [.swiftLanguageMode(.v5)]),
+    .testTarget(
+        name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
+        swiftSettings: [.swiftLanguageMode(.v5)]),
 ]
 var products: [Product] = []
 
 // MARK: CPython extension (only when setup.py provides the headers)
 if let pythonInclude, let numpyInclude {
-    targets.append(.target(
-        name: "CPyBridge",
-        dependencies: ["SwiftSimCore", "CSwiftSim"],
-        path: "Sources/CPyBridge",
-        cSettings: [
-            // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).
-            .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
-            .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
-            .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
-            .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
-        ],
-        linkerSettings: [
-            // The Swift runtime is linked in statically so the module imports without a toolchain;
-            // the version script exports PyInit__swiftsim alone. libpython is never linked: the
-            // interpreter provides its symbols.
-            .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"]),
-        ]
-    ))
+    targets.append(
+        .target(
+            name: "CPyBridge",
+            dependencies: ["SwiftSimCore", "CSwiftSim"],
+            path: "Sources/CPyBridge",
+            cSettings: [
+                // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).
+                .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
+                .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
+                .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
+                .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
+            ],
+            linkerSettings: [
+                // The Swift runtime is linked in statically so the module imports without a toolchain;
+                // the version script exports PyInit__swiftsim alone. libpython is never linked: the
+                // interpreter provides its symbols.
+                .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"])
+            ]
+        ))
     products.append(.library(name: "_swiftsim", type: .dynamic, targets: ["CPyBridge"]))
 }
 

@@ -52,7 +52,7 @@ class SwiftBuildExt(build_ext):
 
         swift = os.environ.get("SWIFT", "swift")
         if shutil.which(swift) is None:
-            sys.exit(f"swiftsim: the Swift toolchain ('{swift}') was not found on the PATH; install Swift 6.x")
+            sys.exit(f"swiftsim: the Swift toolchain ('{swift}') is not on the PATH; install Swift 6.x")
         version = subprocess.run([swift, "--version"], capture_output=True, text=True).stdout
         match = re.search(r"Swift version (\S+)", version)
         variant = ext.name.split(".")[-2]
@@ -67,8 +67,18 @@ class SwiftBuildExt(build_ext):
             SWIFTSIM_NO_FMA="0" if fma else "1",
         )
         scratch = os.path.join(HERE, ".build-variants", variant)
-        cmd = [swift, "build", "-c", "release", "--product", "_swiftsim", "--package-path", HERE,
-               "--scratch-path", scratch]
+        cmd = [
+            swift,
+            "build",
+            "-c",
+            "release",
+            "--product",
+            "_swiftsim",
+            "--package-path",
+            HERE,
+            "--scratch-path",
+            scratch,
+        ]
         print("swiftsim:", " ".join(cmd), f"(target CPU {cpu})", flush=True)
         subprocess.run(cmd, check=True, env=env)
         built = subprocess.run(cmd + ["--show-bin-path"], check=True, env=env, capture_output=True, text=True)

@@ -116,7 +116,8 @@ def prepare_pair(x1, x2, axis, names=("x1", "x2")):
         outer = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
     except ValueError:
         raise ValueError(
-            f"{names[0]} and {names[1]} cannot be broadcast together: shapes {np.shape(x1)} and {np.shape(x2)}"
+            f"{names[0]} and {names[1]} cannot be broadcast together: "
+            f"shapes {np.shape(x1)} and {np.shape(x2)}"
         ) from None
     a = np.broadcast_to(a, outer + a.shape[-1:])
     b = np.broadcast_to(b, outer + b.shape[-1:])
