@@ -21,6 +21,8 @@ __all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
 #: Every accepted ``reduction``: Keras 3's names plus Keras 2's ``"auto"``.
 REDUCTIONS = ("sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none", None)
 _MEANS = ("sum_over_batch_size", "auto", "mean")
+_UNWEIGHTED_FAST = (*_MEANS, "mean_with_sample_weight", "sum")
+_ADD_REDUCE = np.add.reduce
 
 
 def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
@@ -116,6 +118,18 @@ class CosineSimilarity:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The weighted, reduced loss: a scalar, or the weighted per-sample values for ``"none"``."""
+        if sample_weight is None and self.dtype is None and self.reduction in _UNWEIGHTED_FAST:
+            # The common unweighted call: one kernel call and one float64 sum, nothing else.
+            cos = ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon)
+            if isinstance(cos, np.ndarray):
+                n = cos.size
+                if n == 0:
+                    return cos.dtype.type(0.0)  # an empty batch reduces to 0 (Keras 2)
+                total = _ADD_REDUCE(cos, None, np.float64)
+            else:  # one vector: a NumPy scalar
+                n, total = 1, float(cos)
+            scale = 1.0 / n if self.reduction != "sum" else 1.0
+            return np.dtype(cos.dtype).type(-total * scale)
         y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = _adjust_weights(sample_weight, cos.shape, cos.dtype)
