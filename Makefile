@@ -26,8 +26,9 @@ demo: install
 
 SHELL := /bin/bash
 
+# The kernels are tested as they ship: optimised (release), with @testable access.
 swift-test:
-	swift test 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
+	swift test -c release -Xswiftc -enable-testing 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
 
 lint: venv
 	swift format lint --strict -r Sources Tests Package.swift

@@ -28,10 +28,12 @@ var targets: [Target] = [
         name: "SwiftSimCore",
         dependencies: ["CSwiftSim"],
         swiftSettings: [
-            // -Ounchecked: the exported paths validate their arguments explicitly and must never
-            // trap; arithmetic overflow checks inside the loops would only cost time.
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
-            .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", targetCPU]),
+            // -Ounchecked (release): the exported paths validate their arguments explicitly and must
+            // never trap; overflow checks inside the loops would only cost time. -wmo only in
+            // release: with debug indexing it fails ("index output filenames do not match").
+            .unsafeFlags(["-target-cpu", targetCPU]),
+            .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
             .swiftLanguageMode(.v5),
         ] + (noFMA ? [.define("SWIFTSIM_NO_FMA")] : [])
     ),

@@ -34,8 +34,8 @@ static int check_row_pair(PyArrayObject *a, PyArrayObject *b, int64_t *d) {
     want[nd - 1] = PyArray_DIMS(b)[nd - 1];
     if (cpb_require_shape(b, "x2", nd, want) < 0) return -1;
     int64_t la = PyArray_DIMS(a)[nd - 1], lb = PyArray_DIMS(b)[nd - 1];
-    int64_t m = la > lb ? la : lb;
-    if ((la != m && la != 1) || (lb != m && lb != 1)) {
+    int64_t m = la == 1 ? lb : la; /* NumPy broadcasting: (1) with (0) gives (0) */
+    if (la != lb && la != 1 && lb != 1) {
         PyErr_Format(PyExc_ValueError, "reduced lengths %lld and %lld cannot be broadcast together", (long long)la,
                      (long long)lb);
         return -1;

@@ -11,21 +11,16 @@
 
 import CSwiftSim
 
-/// The shared argument checks of the row-wise kernels; nil when they pass.
-func checkRowArguments(d: Int64, dA: Int64, dB: Int64, epsilon: Double) -> ssim_status? {
-    guard d >= 0, dA == d || dA == 1, dB == d || dB == 1, max(dA, dB) == d || (d == 0 && dA == 0 && dB == 0)
-    else { return SSIM_ERR_BAD_SHAPE }
-    guard epsilon >= 0 else { return SSIM_ERR_BAD_EPSILON }
-    return nil
-}
-
 func cosineRows<T: SimScalar>(
     _ a: UnsafePointer<T>?, _ b: UnsafePointer<T>?, _ out: UnsafeMutablePointer<T>?,
     d: Int64, dA: Int64, dB: Int64, ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?,
     epsilon: Double, threads: Int32
 ) -> ssim_status {
-    if let bad = checkRowArguments(d: d, dA: dA, dB: dB, epsilon: epsilon) { return bad }
-    guard let layout = RowLayout(ndim: ndim, shape: shape, strides: strides, operands: 3) else { return SSIM_ERR_BAD_SHAPE }
+    let layout: RowLayout
+    switch RowLayout.checked(d: d, dA: dA, dB: dB, epsilon: epsilon, ndim: ndim, shape: shape, strides: strides, operands: 3) {
+    case .success(let l): layout = l
+    case .failure(let e): return e.status
+    }
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let out else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d)

@@ -19,8 +19,11 @@ func cosineGradRows<T: SimScalar>(
     d: Int64, dA: Int64, dB: Int64, ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?,
     epsilon: Double, threads: Int32
 ) -> ssim_status {
-    if let bad = checkRowArguments(d: d, dA: dA, dB: dB, epsilon: epsilon) { return bad }
-    guard let layout = RowLayout(ndim: ndim, shape: shape, strides: strides, operands: 6) else { return SSIM_ERR_BAD_SHAPE }
+    let layout: RowLayout
+    switch RowLayout.checked(d: d, dA: dA, dB: dB, epsilon: epsilon, ndim: ndim, shape: shape, strides: strides, operands: 6) {
+    case .success(let l): layout = l
+    case .failure(let e): return e.status
+    }
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let u else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d), nA = Int(dA), nB = Int(dB)

@@ -14,8 +14,11 @@ func l2NormalizeRows<T: SimScalar>(
     d: Int64, ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?,
     epsilon: Double, threads: Int32
 ) -> ssim_status {
-    if let bad = checkRowArguments(d: d, dA: d, dB: d, epsilon: epsilon) { return bad }
-    guard let layout = RowLayout(ndim: ndim, shape: shape, strides: strides, operands: 2) else { return SSIM_ERR_BAD_SHAPE }
+    let layout: RowLayout
+    switch RowLayout.checked(d: d, dA: d, dB: d, epsilon: epsilon, ndim: ndim, shape: shape, strides: strides, operands: 2) {
+    case .success(let l): layout = l
+    case .failure(let e): return e.status
+    }
     if layout.rows == 0 || d == 0 { return SSIM_OK }
     guard let x, let out else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d)

@@ -3,6 +3,7 @@
 // Rows are split into `threads` contiguous blocks; every row is reduced entirely by one thread in a
 // fixed order, so results are bitwise identical for any thread count.
 
+import CSwiftSim
 import Dispatch
 
 /// Below this many elements (rows × d) a call stays on the calling thread: waking a second thread
@@ -18,26 +19,32 @@ struct RowLayout {
     let operands: Int
     let rows: Int
 
-    /// Validates the raw ABI arguments; nil when they are inconsistent.
-    init?(ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?, operands: Int) {
-        guard ndim >= 0, ndim <= 64 else { return nil }
+    /// A refused call: the status the C ABI returns.
+    struct Refusal: Error {
+        let status: ssim_status
+    }
+
+    /// Checks the arguments every row-wise kernel shares and builds the layout. `d` must be the
+    /// broadcast of the reduced lengths `dA` and `dB` (equal, or one of them 1), `epsilon` >= 0.
+    static func checked(
+        d: Int64, dA: Int64, dB: Int64, epsilon: Double,
+        ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?, operands: Int
+    ) -> Result<RowLayout, Refusal> {
+        guard let strides, ndim <= 0 || shape != nil else { return .failure(Refusal(status: SSIM_ERR_NULL_POINTER)) }
+        guard d >= 0, dA == d || dA == 1, dB == d || dB == 1, d == (dA == 1 ? dB : dA), ndim >= 0, ndim <= SSIM_MAX_DIMS
+        else { return .failure(Refusal(status: SSIM_ERR_BAD_SHAPE)) }
+        guard epsilon >= 0 else { return .failure(Refusal(status: SSIM_ERR_BAD_EPSILON)) }
         let n = Int(ndim)
-        guard let strides else { return nil }
-        guard n == 0 || shape != nil else { return nil }
         var rows = 1
         for j in 0..<n {
             let s = shape![j]
-            guard s >= 0 else { return nil }
+            guard s >= 0 else { return .failure(Refusal(status: SSIM_ERR_BAD_SHAPE)) }
             let (p, o) = rows.multipliedReportingOverflow(by: Int(s))
-            guard !o else { return nil }
+            guard !o else { return .failure(Refusal(status: SSIM_ERR_BAD_SHAPE)) }
             rows = p
         }
-        self.ndim = n
-        // A dangling-but-unused pointer is fine for ndim == 0: it is never read.
-        self.shape = shape ?? strides
-        self.strides = strides
-        self.operands = operands
-        self.rows = rows
+        // shape is never read when ndim == 0.
+        return .success(RowLayout(ndim: n, shape: shape ?? strides, strides: strides, operands: operands, rows: rows))
     }
 
     @inline(__always) func inner(_ k: Int) -> Int { Int(strides[k * (ndim + 1) + ndim]) }

@@ -42,8 +42,9 @@ typedef uint16_t ssim_f16;
 /* ---------------------------------------------------------------------------------------------
  * Row-wise cosine similarity.
  *   out[i] = (a_i . b_i) * r(a_i) * r(b_i),  r(x) = 1 / sqrt(max(|x|^2, epsilon))
- * `d_a` and `d_b` are the reduced lengths of a and b: equal to `d`, or 1 (a size-1 reduced axis,
- * normalised with its own length and then broadcast along the reduction, as TensorFlow does).
+ * `d_a` and `d_b` are the reduced lengths of a and b and `d` is their broadcast (NumPy's rule: equal,
+ * or one of them is 1 and d is the other). A length-1 operand is normalised with its own length and
+ * then broadcast along the reduction, as TensorFlow does.
  * Operands (strides order): a, b, out.
  * ------------------------------------------------------------------------------------------- */
 ssim_status ssim_cosine_f16(const ssim_f16 *a, const ssim_f16 *b, ssim_f16 *out,
