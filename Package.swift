@@ -24,9 +24,11 @@ var targets: [Target] = [
     // The C ABI, declared once: SwiftSimCore implements it (`@c @implementation` checks the
     // signatures), CPyBridge calls it.
     .target(name: "CSwiftSim", path: "Sources/CSwiftSim"),
+    // Lane shuffles the kernels need as single instructions (header-only, internal to the kernels).
+    .target(name: "CSwiftSimSIMD", path: "Sources/CSwiftSimSIMD"),
     .target(
         name: "SwiftSimCore",
-        dependencies: ["CSwiftSim"],
+        dependencies: ["CSwiftSim", "CSwiftSimSIMD"],
         swiftSettings: [
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
             // -Ounchecked (release): the exported paths validate their arguments explicitly and must

@@ -37,7 +37,8 @@ func dotNorms<T: SimScalar>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: I
         bb0 = bb0.madd(y0, y0)
         i &+= w
     }
-    var r = DotNorms(ab: T.hsum(ab0 + ab1), aa: T.hsum(aa0 + aa1), bb: T.hsum(bb0 + bb1))
+    let (sab, saa, sbb) = T.hsum3(ab0 + ab1, aa0 + aa1, bb0 + bb1)
+    var r = DotNorms(ab: sab, aa: saa, bb: sbb)
     let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
     while i < d {
         let x = T.widen(ta[i]), y = T.widen(tb[i])

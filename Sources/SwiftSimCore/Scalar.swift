@@ -5,6 +5,8 @@
 // 512 bits of `Acc`). Kernels are written once against this protocol; the three conformances below
 // are the only per-dtype code, and they only say how to load, store and reduce one register.
 
+import CSwiftSimSIMD
+
 public protocol SimScalar: BinaryFloatingPoint, SIMDScalar {
     /// The type sums are accumulated in.
     associatedtype Acc: BinaryFloatingPoint & SIMDScalar
@@ -15,8 +17,11 @@ public protocol SimScalar: BinaryFloatingPoint, SIMDScalar {
     static func load(_ p: UnsafeRawPointer) -> Vec
     /// Stores `Vec.scalarCount` consecutive elements, narrowed from `Acc` (round to nearest even).
     static func store(_ v: Vec, _ p: UnsafeMutableRawPointer)
-    /// Sums the lanes of `v` as a balanced tree (lanes 0..n/2 + n/2..n, recursively).
+    /// Sums the lanes of `v` as a fixed tree (halves, then adjacent lanes).
     static func hsum(_ v: Vec) -> Acc
+    /// The lane sums of three registers at once, each a fixed tree (halves, then adjacent lanes),
+    /// with the partial sums packed into shared registers (Sources/CSwiftSimSIMD).
+    static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Acc, Acc, Acc)
     /// Widens one element.
     static func widen(_ x: Self) -> Acc
     /// Narrows one accumulator value (round to nearest even).
@@ -33,6 +38,9 @@ extension Float: SimScalar {
         p.storeBytes(of: v, as: Vec.self)
     }
     @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
+    @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
+        hsum3x16(x, y, z)
+    }
     @inline(__always) public static func widen(_ x: Float) -> Float { x }
     @inline(__always) public static func narrow(_ x: Float) -> Float { x }
 }
@@ -46,11 +54,10 @@ extension Double: SimScalar {
     @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) {
         p.storeBytes(of: v, as: Vec.self)
     }
-    @inline(__always) public static func hsum(_ v: Vec) -> Double {
-        let o = halves(v, SIMD4<Double>.self)
-        let q = halves(o.0 + o.1, SIMD2<Double>.self)
-        let h = q.0 + q.1
-        return h[0] + h[1]
+    @inline(__always) public static func hsum(_ v: Vec) -> Double { ssim_hsum_f64x8(v) }
+    @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Double, Double, Double) {
+        let s = ssim_hsum3_f64x8(x, y, z)
+        return (s[0], s[1], s[2])
     }
     @inline(__always) public static func widen(_ x: Double) -> Double { x }
     @inline(__always) public static func narrow(_ x: Double) -> Double { x }
@@ -72,24 +79,20 @@ extension Float16: SimScalar {
         p.storeBytes(of: h, as: SIMD16<Float16>.self)
     }
     @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
+    @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
+        hsum3x16(x, y, z)
+    }
     @inline(__always) public static func widen(_ x: Float16) -> Float { Float(x) }
     @inline(__always) public static func narrow(_ x: Float) -> Float16 { Float16(x) }
 }
 
 @inline(__always)
-func hsum16(_ v: SIMD16<Float>) -> Float {
-    let o = halves(v, SIMD8<Float>.self)
-    let q = halves(o.0 + o.1, SIMD4<Float>.self)
-    let h = halves(q.0 + q.1, SIMD2<Float>.self)
-    let s = h.0 + h.1
-    return s[0] + s[1]
-}
+func hsum16(_ v: SIMD16<Float>) -> Float { ssim_hsum_f32x16(v) }
 
-/// The two halves of a vector (lanes 0..<n/2, n/2..<n), as a bit cast: lowHalf/highHalf go
-/// through per-lane code that the optimiser does not always turn back into two extracts.
 @inline(__always)
-func halves<V: SIMD, H: SIMD>(_ v: V, _: H.Type) -> (H, H) {
-    unsafeBitCast(v, to: (H, H).self)
+func hsum3x16(_ x: SIMD16<Float>, _ y: SIMD16<Float>, _ z: SIMD16<Float>) -> (Float, Float, Float) {
+    let s = ssim_hsum3_f32x16(x, y, z)
+    return (s[0], s[1], s[2])
 }
 
 // MARK: multiply-add

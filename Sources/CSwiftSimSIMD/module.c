@@ -1,0 +1,1 @@
+/* Placeholder so that SwiftPM builds a module for include/swiftsim_simd.h (header-only). */
