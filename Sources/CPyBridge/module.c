@@ -69,7 +69,7 @@ static PyMethodDef methods[] = {
     {"cosine", (PyCFunction)(void (*)(void))cpb_cosine, METH_FASTCALL,
      "cosine(x1, x2, out, epsilon): row-wise cosine over the last axis into out."},
     {"cosine_auto", (PyCFunction)(void (*)(void))cpb_cosine_auto, METH_FASTCALL,
-     "cosine_auto(x1, x2, epsilon): the short path for same-shape float arrays over the last axis, or None."},
+     "cosine_auto(x1, x2, epsilon, out): the short path for same-shape float arrays over the last axis, or None."},
     {"l2_normalize", (PyCFunction)(void (*)(void))cpb_l2_normalize, METH_FASTCALL,
      "l2_normalize(x, out, epsilon): rows of x scaled to unit length into out."},
     {"cosine_grad", (PyCFunction)(void (*)(void))cpb_cosine_grad, METH_FASTCALL,

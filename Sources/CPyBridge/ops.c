@@ -176,14 +176,38 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
     Py_RETURN_NONE;
 }
 
-/* cosine_auto(a, b, epsilon) -> result or None.
+/* The bytes an array's elements span: [lo, hi). */
+static void byte_bounds(PyArrayObject *x, char **lo, char **hi) {
+    char *p = PyArray_BYTES(x), *l = p, *h = p + PyArray_ITEMSIZE(x);
+    for (int i = 0; i < PyArray_NDIM(x); i++) {
+        npy_intp n = PyArray_DIMS(x)[i], st = PyArray_STRIDES(x)[i];
+        if (n == 0) {
+            *lo = *hi = p;
+            return;
+        }
+        if (st < 0) l += (n - 1) * st;
+        else h += (n - 1) * st;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+static int overlaps(PyArrayObject *x, PyArrayObject *y) {
+    char *xl, *xh, *yl, *yh;
+    byte_bounds(x, &xl, &xh);
+    byte_bounds(y, &yl, &yh);
+    return xl < yh && yl < xh;
+}
+
+/* cosine_auto(a, b, epsilon, out) -> result or None.
  * The short path for the most common call: two ndarrays of one float dtype (native, aligned) and the
- * same shape, reduced over the last axis, epsilon a float >= 0. Allocates and returns the result
- * (a scalar for 1-D inputs, as NumPy does). Returns None, without an exception, for anything else:
- * the Python layer then takes the general path and raises the precise error. */
+ * same shape, reduced over the last axis, epsilon a float >= 0, and out None or a C-contiguous,
+ * writeable array of the result's shape and dtype that overlaps neither input. Returns out, or a new
+ * result (a scalar for 1-D inputs, as NumPy does). Returns None, without an exception, for anything
+ * else: the Python layer then takes the general path and raises the precise error. */
 PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 3 || !PyArray_CheckExact(args[0]) || !PyArray_CheckExact(args[1]) || !PyFloat_CheckExact(args[2]))
+    if (nargs != 4 || !PyArray_CheckExact(args[0]) || !PyArray_CheckExact(args[1]) || !PyFloat_CheckExact(args[2]))
         Py_RETURN_NONE;
     PyArrayObject *a = (PyArrayObject *)args[0], *b = (PyArrayObject *)args[1];
     double eps = PyFloat_AS_DOUBLE(args[2]);
@@ -193,8 +217,19 @@ PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t narg
         !PyArray_ISNOTSWAPPED(b) || !PyArray_ISALIGNED(a) || !PyArray_ISALIGNED(b) ||
         !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), nd))
         Py_RETURN_NONE;
-    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(nd - 1, PyArray_DIMS(a), t);
-    if (!out) return NULL;
+    PyArrayObject *out;
+    if (args[3] == Py_None) {
+        out = (PyArrayObject *)PyArray_SimpleNew(nd - 1, PyArray_DIMS(a), t);
+        if (!out) return NULL;
+    } else {
+        out = (PyArrayObject *)args[3];
+        if (!PyArray_CheckExact(args[3]) || PyArray_TYPE(out) != t || !PyArray_ISNOTSWAPPED(out) ||
+            PyArray_NDIM(out) != nd - 1 || !PyArray_CompareLists(PyArray_DIMS(out), PyArray_DIMS(a), nd - 1) ||
+            !PyArray_IS_C_CONTIGUOUS(out) || !PyArray_ISWRITEABLE(out) || !PyArray_ISALIGNED(out) ||
+            overlaps(out, a) || overlaps(out, b))
+            Py_RETURN_NONE;
+        Py_INCREF(out);
+    }
     PyObject *call[4] = {(PyObject *)a, (PyObject *)b, (PyObject *)out, args[2]};
     PyObject *r = cpb_cosine(NULL, call, 4);
     if (!r) {
@@ -202,5 +237,5 @@ PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t narg
         return NULL;
     }
     Py_DECREF(r);
-    return PyArray_Return(out);
+    return args[3] == Py_None ? PyArray_Return(out) : (PyObject *)out;
 }

@@ -1,82 +1,118 @@
-"""Command-line entry: ``python -m swiftsim {info,demo}``."""
+"""The ``swiftsim`` command (``python -m swiftsim``): build info, a demo, a check against TensorFlow, top-k.
+
+    python -m swiftsim info                     what was compiled: versions, CPU target, SIMD width, threads
+    python -m swiftsim demo [--plot PNG]        the three Keras cosine-similarity patterns, next to TensorFlow
+    python -m swiftsim compare [--x1 A.npy --x2 B.npy] [--axis N] [--keras 2|3 | --epsilon E]
+    python -m swiftsim topk QUERIES.npy CORPUS.npy -k K -o OUT.npz
+
+Exit status: 0 success, 1 ``compare`` found a value outside the contract's tolerance, 2 a usage
+error, a bad file or shape, or a missing optional dependency (one line on stderr, no traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
-import numpy as np
+from . import _cli_common, _cli_compare, _cli_demo, _cli_topk
 
-from . import build_info, ops
+DESCRIPTION = "Cosine similarity with Keras semantics, computed by Swift SIMD kernels."
+DEMO_HELP = "the three Keras cosine-similarity patterns in swiftsim, next to TensorFlow when installed"
+DEMO_DESCRIPTION = (
+    "The three patterns of 'how do I use Keras' CosineSimilarity': pairs scored by a Lambda layer, "
+    "per-batch similarity matrices in a custom layer, and a recommender scored by the cosine of two "
+    "embeddings (trained with Adam on swiftsim's gradients, evaluated by top-k retrieval). With "
+    "TensorFlow installed, each also runs in TensorFlow on the same inputs: the largest difference "
+    "and the time of each side."
+)
+COMPARE_HELP = "every op in swiftsim and in TensorFlow: errors, ulps, times; exit 1 if out of tolerance"
+COMPARE_DESCRIPTION = (
+    "Runs every op (cosine, l2_normalize, both gradients, the loss with each reduction and its "
+    "gradient, the metric, Dot, pairwise) in swiftsim and in TensorFlow on the same arrays, and "
+    "prints the largest error (absolute and in ulps) and the time of each side. Exit status 1 when "
+    "a value is outside the contract's tolerance (API.md), 2 when TensorFlow is missing or the "
+    "inputs are bad."
+)
+TOPK_HELP = "the k most similar corpus rows of every query, the corpus read from disk in tiles"
+TOPK_DESCRIPTION = (
+    "The k most similar corpus rows (cosine) of every query, best first, ties to the lower index. "
+    "Both .npy files are memory-mapped and the corpus is scored one tile of rows at a time, so it "
+    "may be larger than RAM. Writes an .npz with 'scores' (q, k) and 'indices' (q, k, int64)."
+)
 
 
-def _info(_args) -> int:
-    for key, value in build_info().items():
-        print(f"{key:>20}: {value}")
-    return 0
+def _info(args) -> int:
+    from . import build_info
 
-
-def _timeit(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return result, best
-
-
-def _demo(args) -> int:
-    rng = np.random.default_rng(args.seed)
-    x1 = rng.standard_normal((args.rows, args.dim), dtype=np.float32)
-    x2 = rng.standard_normal((args.rows, args.dim), dtype=np.float32)
-    print(f"swiftsim demo: {args.rows} rows x {args.dim} features, float32")
-    try:
-        import tensorflow as tf
-    except ImportError:
-        tf = None
-        print("(TensorFlow is not installed: showing swiftsim alone; `pip install tensorflow-cpu` to compare)")
+    info = build_info()
+    kernels = info.get("kernels", {})
     rows = [
-        ("cosine_similarity", lambda: ops.cosine_similarity(x1, x2),
-         (lambda: -tf.keras.losses.cosine_similarity(x1, x2).numpy()) if tf else None),
-        ("l2_normalize", lambda: ops.l2_normalize(x1),
-         (lambda: tf.nn.l2_normalize(x1, axis=-1).numpy()) if tf else None),
-        ("cosine_similarity_grad", lambda: ops.cosine_similarity_grad(x1, x2)[1],
-         (lambda: _tf_grad(tf, x1, x2)) if tf else None),
+        ("swiftsim", info["version"]),
+        ("Swift", info["swift_version"]),
+        (
+            "CPU target",
+            f"{info['target_cpu']} (variant {info['variant']} of the builds, chosen for this CPU)",
+        ),
+        ("CPU features", " ".join(info["cpu_features"]) or "-"),
+        ("SIMD width", f"{info['simd_bits']} bits"),
+        (
+            "accumulators",
+            ", ".join(f"{k[4:]} in {v}" for k, v in kernels.items() if k.startswith("acc_")) or "-",
+        ),
+        ("dtypes", ", ".join(info["dtypes"]) + " (ints and bools compute in float32)"),
+        (
+            "threads",
+            f"{info['num_threads']} (default {info['default_num_threads']}; env SWIFTSIM_NUM_THREADS)",
+        ),
     ]
-    print(f"{'op':<24}{'swiftsim':>12}{'tensorflow':>12}{'speed-up':>10}{'max |diff|':>12}")
-    for name, ours, theirs in rows:
-        r1, t1 = _timeit(ours)
-        if theirs is None:
-            print(f"{name:<24}{t1 * 1e3:>10.2f}ms")
-            continue
-        r2, t2 = _timeit(theirs)
-        print(f"{name:<24}{t1 * 1e3:>10.2f}ms{t2 * 1e3:>10.2f}ms{t2 / t1:>9.1f}x{np.max(np.abs(r1 - r2)):>12.2e}")
-    print("first cosines:", np.array2string(ops.cosine_similarity(x1[:4], x2[:4]), precision=6))
+    for key, value in rows:
+        print(f"{key:>13}: {value}")
     return 0
 
 
-def _tf_grad(tf, x1, x2):
-    b = tf.constant(x2)
-    with tf.GradientTape() as tape:
-        tape.watch(b)
-        c = -tf.keras.losses.cosine_similarity(tf.constant(x1), b)
-        total = tf.reduce_sum(c)
-    return tape.gradient(total, b).numpy()
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swiftsim",
+        description=DESCRIPTION,
+        epilog="Run 'swiftsim COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m swiftsim", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("info", help="what was compiled: versions, CPU target, SIMD width, threads")
+    p = sub.add_parser("info", help="what was compiled: versions, CPU target, SIMD width, dtypes, threads")
     p.set_defaults(func=_info)
-    p = sub.add_parser("demo", help="the ops on real shapes, next to TensorFlow when it is installed")
-    p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--dim", type=int, default=128)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_demo)
-    args = parser.parse_args(argv)
-    return args.func(args)
+
+    p = sub.add_parser("demo", help=DEMO_HELP, description=DEMO_DESCRIPTION)
+    _cli_demo.add_arguments(p)
+    p.set_defaults(func=_cli_demo.run)
+
+    p = sub.add_parser("compare", help=COMPARE_HELP, description=COMPARE_DESCRIPTION)
+    _cli_compare.add_arguments(p)
+    p.set_defaults(func=_cli_compare.run)
+
+    p = sub.add_parser("topk", help=TOPK_HELP, description=TOPK_DESCRIPTION)
+    _cli_topk.add_arguments(p)
+    p.set_defaults(func=_cli_topk.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one subcommand; returns the exit status (argparse exits by itself on bad options)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except _cli_common.CliError as exc:
+        return _fail(args.command, str(exc))
+    except (ValueError, TypeError, OSError, MemoryError) as exc:  # e.g. raised by swiftsim on a bad input
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _fail(args.command, f"{message} ({type(exc).__name__})")
+    except KeyboardInterrupt:
+        print(f"swiftsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"swiftsim {command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

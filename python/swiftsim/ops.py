@@ -61,8 +61,8 @@ def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
     >>> swiftsim.ops.cosine_similarity(np.array([[1., 0.], [1., 1.]]), np.array([1., 0.]))
     array([1.        , 0.70710678])
     """
-    if out is None and axis == -1:
-        result = _swiftsim.cosine_auto(x1, x2, epsilon)  # same-shape float ndarrays: no Python checks
+    if axis == -1:
+        result = _swiftsim.cosine_auto(x1, x2, epsilon, out)  # same-shape float ndarrays: checked in C
         if result is not None:
             return result
     eps = check_epsilon(epsilon)

@@ -1,0 +1,145 @@
+"""Pieces shared by the ``python -m swiftsim`` subcommands: errors, array files, TensorFlow, progress.
+
+Nothing here is public API. A :class:`CliError` is what a subcommand raises for a bad file, shape or
+option; :func:`swiftsim.__main__.main` prints it as one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+#: How to get the optional pieces, quoted in the error messages.
+INSTALL_TF = "pip install tensorflow-cpu tf_keras"
+INSTALL_PLOT = "pip install 'swiftsim[plot]'  (or: pip install matplotlib)"
+
+
+class CliError(Exception):
+    """A user-facing error: printed as ``swiftsim <command>: error: <message>``, exit status 2."""
+
+
+def load_npy(path: str, what: str, *, mmap: bool = True) -> np.ndarray:
+    """A ``.npy`` file as an array, memory-mapped read-only when it can be (no pickles, ever).
+
+    Every failure (missing file, not a ``.npy``, object dtype) is a :class:`CliError` naming the file.
+    """
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise CliError(f"{what}: no such file: {path}") from None
+    except IsADirectoryError:
+        raise CliError(f"{what}: {path} is a directory, not a .npy file") from None
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(f"{what}: cannot read {path} as a .npy array ({reason})") from None
+    if not isinstance(arr, np.ndarray):  # an .npz archive
+        names = ", ".join(arr.files)
+        arr.close()
+        raise CliError(f"{what}: {path} is an .npz archive ({names}); pass one .npy array")
+    if arr.dtype.kind not in "fiub":
+        raise CliError(f"{what}: {path} has dtype {arr.dtype}; expected a float, integer or bool array")
+    return arr
+
+
+def import_tensorflow(command: str):
+    """``tensorflow``, imported quietly; a :class:`CliError` that says how to install it when missing."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise CliError(f"{command} needs TensorFlow, which is not installed: {INSTALL_TF}") from None
+    return tf
+
+
+def tensorflow_or_none():
+    """``tensorflow`` when it is installed, else None (for the subcommands where it is optional)."""
+    try:
+        return import_tensorflow("")
+    except CliError:
+        return None
+
+
+def best_time(fn: Callable[[], T], repeat: int = 3) -> tuple[T, float]:
+    """``(fn(), best wall time in seconds of `repeat` calls)``, after one untimed warm-up call."""
+    result = fn()
+    best = float("inf")
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return result, best
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+class Progress:
+    """A small progress bar on stderr (no dependency): ``label [#####.....] 12/40 3.1 s``.
+
+    It draws only when stderr is a terminal (or ``enabled=True``), at most every 0.1 s, and
+    :meth:`close` always ends the line, so logs of non-interactive runs stay clean.
+    """
+
+    def __init__(self, total: int, label: str, *, enabled: bool | None = None, stream=None, width: int = 30):
+        self.total = max(int(total), 1)
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.width = width
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+        self.suffix = ""
+
+    def update(self, n: int = 1, suffix: str | None = None) -> None:
+        self.done = min(self.done + n, self.total)
+        if suffix is not None:
+            self.suffix = suffix
+        now = time.perf_counter()
+        if self.enabled and (now - self._last >= 0.1 or self.done == self.total):
+            self._last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        filled = self.width * self.done // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        extra = f" {self.suffix}" if self.suffix else ""
+        self.stream.write(
+            f"\r{self.label} [{bar}] {self.done}/{self.total} {now - self.t0:.1f} s{extra}\x1b[K"
+        )
+        self.stream.flush()
+
+    def close(self) -> float:
+        """Ends the bar's line; returns the elapsed seconds."""
+        elapsed = time.perf_counter() - self.t0
+        if self.enabled:
+            self._draw(time.perf_counter())
+            self.stream.write("\n")
+            self.stream.flush()
+        return elapsed
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,131 @@
+"""``python -m swiftsim topk``: the k most similar corpus rows of every query, corpus from disk in tiles.
+
+Both ``.npy`` files are opened memory-mapped, and the corpus is read one tile of rows at a time:
+:func:`swiftsim.ops.top_k` gives each tile's best k (indices shifted by the tile's offset), and a
+running merge keeps the best k so far, ordered by score then by the lower corpus index. Memory is
+the queries, O(q·k) for the results and one tile, so a corpus larger than RAM works. The result
+is the same as one ``top_k`` over the whole corpus: ties go to the lower index, as
+``np.argsort(-scores, kind="stable")`` and ``tf.math.top_k`` order them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from . import ops
+from ._cli_common import CliError, Progress, fmt_bytes, load_npy
+
+DEFAULT_TILE_BYTES = 64 << 20  # a corpus tile of ~64 MiB unless --tile says otherwise
+
+
+def add_arguments(p) -> None:
+    p.add_argument("queries", metavar="QUERIES.npy", help="(q, d) queries")
+    p.add_argument("corpus", metavar="CORPUS.npy", help="(n, d) corpus, read memory-mapped tile by tile")
+    p.add_argument("-k", type=int, required=True, help="results per query (1 <= k <= n)")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="OUT.npz", help="writes arrays 'scores' and 'indices'"
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        metavar="ROWS",
+        help=f"corpus rows per tile (default: ~{fmt_bytes(DEFAULT_TILE_BYTES)})",
+    )
+    p.add_argument("--epsilon", type=float, default=1e-12, help="floor on each squared norm (default 1e-12)")
+    p.add_argument(
+        "--assume-normalized", action="store_true", help="rows are unit vectors already: skip the norms"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def merge_topk(
+    best_scores: np.ndarray, best_idx: np.ndarray, scores: np.ndarray, idx: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of two per-query candidate lists: higher score first, then the lower index.
+
+    NaN scores (a query holding NaN) sort last, as in ``np.argsort``.
+    """
+    s = np.concatenate([best_scores, scores], axis=1)
+    i = np.concatenate([best_idx, idx], axis=1)
+    order = np.lexsort((i, -s), axis=-1)[:, :k]
+    return np.take_along_axis(s, order, 1), np.take_along_axis(i, order, 1)
+
+
+def topk_tiled(
+    queries, corpus, k: int, tile: int, epsilon: float, assume_normalized: bool, progress: Progress
+):
+    """``(scores, indices)`` of shape (q, k) over the corpus read ``tile`` rows at a time."""
+    n = corpus.shape[0]
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    for start in range(0, n, tile):
+        block = np.asarray(corpus[start : start + tile])  # reads this tile (a view when not memory-mapped)
+        s, i = ops.top_k(queries, block, min(k, block.shape[0]), epsilon, assume_normalized=assume_normalized)
+        i = i + start
+        best = (s, i) if best is None else merge_topk(best[0], best[1], s, i, k)
+        progress.update(1)
+    assert best is not None  # n >= k >= 1: at least one tile
+    return best
+
+
+def _check(queries: np.ndarray, corpus: np.ndarray, args) -> int:
+    if queries.ndim != 2 or corpus.ndim != 2:
+        raise CliError(
+            f"queries and corpus must be 2-D (rows, features); got shapes {queries.shape} and {corpus.shape}"
+        )
+    if queries.shape[1] != corpus.shape[1]:
+        raise CliError(
+            f"queries and corpus have different feature counts: shapes {queries.shape} and {corpus.shape}"
+        )
+    n = corpus.shape[0]
+    if not 1 <= args.k <= n:
+        raise CliError(f"-k must be between 1 and the corpus size {n}, got {args.k}")
+    if args.tile is not None and args.tile < 1:
+        raise CliError(f"--tile must be a positive number of rows, got {args.tile}")
+    if not (0.0 <= args.epsilon < float("inf")):
+        raise CliError(f"--epsilon must be a finite number >= 0, got {args.epsilon}")
+    row_bytes = max(1, corpus.shape[1] * corpus.dtype.itemsize)
+    return args.tile or max(1, DEFAULT_TILE_BYTES // row_bytes)
+
+
+def run(args) -> int:
+    queries_mm = load_npy(args.queries, "QUERIES")
+    corpus = load_npy(args.corpus, "CORPUS")
+    tile = _check(queries_mm, corpus, args)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise CliError(f"-o: the directory {out_dir} does not exist")
+    queries = np.asarray(queries_mm)  # every tile is scored against all queries: read them once
+    q, d = queries.shape
+    n = corpus.shape[0]
+    tiles = -(-n // tile)
+    t0 = time.perf_counter()
+    with Progress(tiles, "topk", enabled=False if args.no_progress else None) as bar:
+        scores, indices = topk_tiled(queries, corpus, args.k, tile, args.epsilon, args.assume_normalized, bar)
+    elapsed = time.perf_counter() - t0
+    _save_atomic(args.output, scores=scores, indices=indices)
+    print(
+        f"topk: {q} queries x {n} corpus rows (d={d}, {scores.dtype}), k={args.k}, {tiles} tile(s) of "
+        f"<= {min(tile, n)} rows: {elapsed:.2f} s, {n / max(elapsed, 1e-9):,.0f} corpus rows/s "
+        f"({q * n / max(elapsed, 1e-9):,.0f} similarities/s) -> {args.output}"
+    )
+    return 0
+
+
+def _save_atomic(path: str, **arrays) -> None:
+    """``np.savez`` to a temporary file beside ``path``, then renamed: never a half-written result."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".swiftsim-topk-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        os.unlink(tmp)
+        raise
