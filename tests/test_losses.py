@@ -500,3 +500,32 @@ def test_zero_divisor_gives_zero_value_and_gradient(tf, keras3, reduction):
     assert value == 0.0 == want_value
     np.testing.assert_array_equal(grad, want_grad)
     np.testing.assert_array_equal(grad, np.zeros_like(yp))
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none", "mean_with_sample_weight"])
+def test_value_and_gradient_out_is_filled_and_returned(reduction):
+    rng = np.random.default_rng(7)
+    y_true, y_pred = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    w = rng.random(6)
+    loss = swiftsim.losses.CosineSimilarity(reduction=reduction)
+    expected_value, expected_grad = loss.value_and_gradient(y_true, y_pred, w)
+    out = np.full_like(y_pred, np.nan)
+    value, grad = loss.value_and_gradient(y_true, y_pred, w, out=out)
+    assert grad is out
+    np.testing.assert_array_equal(out, expected_grad)
+    np.testing.assert_array_equal(value, expected_value)
+    assert loss.gradient(y_true, y_pred, w, out=out) is out
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (np.empty((6, 4)), ValueError),
+        (np.empty((6, 5), np.float32), TypeError),
+        (np.empty((5, 6)).T, ValueError),
+    ],
+)
+def test_value_and_gradient_bad_out(bad, error):
+    y = np.ones((6, 5))
+    with pytest.raises(error, match="out"):
+        swiftsim.losses.CosineSimilarity().value_and_gradient(y, y, out=bad)

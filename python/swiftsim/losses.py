@@ -14,7 +14,7 @@ import operator
 import numpy as np
 
 from . import ops
-from ._validation import as_float_array, check_epsilon, prepare_pair
+from ._validation import as_float_array, check_epsilon, check_out, prepare_pair
 
 __all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
 
@@ -135,23 +135,29 @@ class CosineSimilarity:
         weights = _adjust_weights(sample_weight, cos.shape, cos.dtype)
         return self._reduce(np.negative(cos), weights)
 
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        """dLoss/dy_pred, shaped like ``y_pred``; for ``"none"``, the gradient of the values' sum."""
-        return self.value_and_gradient(y_true, y_pred, sample_weight)[1]
+    def gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
+        """dLoss/dy_pred, shaped like ``y_pred``; for ``"none"``, the gradient of the values' sum.
 
-    def value_and_gradient(self, y_true, y_pred, sample_weight=None):
+        ``out`` (optional) receives it: y_pred's shape, the result dtype, C-contiguous, writeable.
+        """
+        return self.value_and_gradient(y_true, y_pred, sample_weight, out=out)[1]
+
+    def value_and_gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
         """``(loss, dLoss/dy_pred)`` from one kernel pass; each gradient component in [-r, r]·Σ|u|.
 
         The reduction's scale is folded into the kernel's upstream weights, ``u = -w · scale``, so
-        no (N, D) temporary is made here.
+        no (N, D) temporary is made here. ``out`` (optional) receives the gradient (y_pred's shape,
+        the result dtype, C-contiguous, writeable): reusing it avoids the cost of fresh pages.
         """
         y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
         _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
+        if out is not None:
+            check_out(out, np.shape(y_pred), dtype)
         weights = _adjust_weights(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
         upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
         cos, _, grad = ops.cosine_value_and_grad(
-            y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True)
+            y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True), out=(None, out)
         )
         return self._reduce(np.negative(cos), weights), grad
 
