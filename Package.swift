@@ -58,6 +58,9 @@ if let pythonInclude, let numpyInclude {
                 .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
                 .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
                 .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
+            // The width of the vector registers the target CPU has (a 16-lane Float register of the
+            // kernels is one zmm register at 512, two ymm at 256, four xmm at 128).
+            .define("SWIFTSIM_VECTOR_BITS", to: env["SWIFTSIM_VECTOR_BITS"] ?? "0"),
                 .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
             ],
             linkerSettings: [

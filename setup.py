@@ -29,21 +29,30 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (variant, Swift target CPU, has FMA)
+# (variant, Swift target CPU, has FMA, hardware vector bits)
 X86_64_VARIANTS = [
-    ("x86_64_v4", "skylake-avx512", True),
-    ("x86_64_v3", "haswell", True),
-    ("x86_64_v2", "nehalem", False),
+    ("x86_64_v4", "skylake-avx512", True, 512),
+    ("x86_64_v3", "haswell", True, 256),
+    ("x86_64_v2", "nehalem", False, 128),
 ]
+
+
+def _native_vector_bits() -> int:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return 128
+    return 512 if "avx512f" in flags else 256 if "avx2" in flags else 128
 
 
 def variants():
     cpu = os.environ.get("SWIFTSIM_TARGET_CPU")
     if cpu:
-        return [("custom", cpu, cpu not in ("nehalem", "x86-64", "generic"))]
+        return [("custom", cpu, cpu not in ("nehalem", "x86-64", "generic"), _native_vector_bits())]
     if platform.machine().lower() in ("x86_64", "amd64"):
         return X86_64_VARIANTS
-    return [("generic", "generic", True)]
+    return [("generic", "generic", True, 128)]
 
 
 class SwiftBuildExt(build_ext):
@@ -56,7 +65,7 @@ class SwiftBuildExt(build_ext):
         version = subprocess.run([swift, "--version"], capture_output=True, text=True).stdout
         match = re.search(r"Swift version (\S+)", version)
         variant = ext.name.split(".")[-2]
-        _, cpu, fma = next(v for v in variants() if v[0] == variant)
+        _, cpu, fma, bits = next(v for v in variants() if v[0] == variant)
         env = dict(os.environ)
         env.update(
             SWIFTSIM_PYTHON_INCLUDE=sysconfig.get_paths()["include"],
@@ -65,6 +74,7 @@ class SwiftBuildExt(build_ext):
             SWIFTSIM_TARGET_CPU=cpu,
             SWIFTSIM_VARIANT=variant,
             SWIFTSIM_NO_FMA="0" if fma else "1",
+            SWIFTSIM_VECTOR_BITS=str(bits),
         )
         scratch = os.path.join(HERE, ".build-variants", variant)
         cmd = [
@@ -91,6 +101,6 @@ class SwiftBuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension(f"swiftsim._native.{name}._swiftsim", sources=[]) for name, _, _ in variants()],
+    ext_modules=[Extension(f"swiftsim._native.{v[0]}._swiftsim", sources=[]) for v in variants()],
     cmdclass={"build_ext": SwiftBuildExt},
 )

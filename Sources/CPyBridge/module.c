@@ -5,6 +5,9 @@
 #ifndef SWIFTSIM_SWIFT_VERSION
 #define SWIFTSIM_SWIFT_VERSION "unknown"
 #endif
+#ifndef SWIFTSIM_VECTOR_BITS
+#define SWIFTSIM_VECTOR_BITS 0
+#endif
 #ifndef SWIFTSIM_TARGET_CPU
 #define SWIFTSIM_TARGET_CPU "unknown"
 #endif
@@ -60,8 +63,8 @@ static PyObject *build_info(PyObject *self, PyObject *unused) {
         Py_DECREF(s);
     }
 #endif
-    return Py_BuildValue("{s:s,s:s,s:s,s:N}", "swift_version", SWIFTSIM_SWIFT_VERSION, "target_cpu",
-                         SWIFTSIM_TARGET_CPU, "kernels", ssim_build_info(),
+    return Py_BuildValue("{s:s,s:s,s:i,s:s,s:N}", "swift_version", SWIFTSIM_SWIFT_VERSION, "target_cpu",
+                         SWIFTSIM_TARGET_CPU, "simd_bits", SWIFTSIM_VECTOR_BITS, "kernels", ssim_build_info(),
                          "cpu_features", features);
 }
 

@@ -73,7 +73,7 @@ import CSwiftSim
 
 // MARK: build info
 @c @implementation public func ssim_build_info() -> UnsafePointer<CChar>? {
-    let s: StaticString = "simd_bits=512 acc_f16=f32x16 acc_f32=f32x16 acc_f64=f64x8\0"
+    let s: StaticString = "acc_f16=f32x16 acc_f32=f32x16 acc_f64=f64x8\0"
     return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

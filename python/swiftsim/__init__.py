@@ -66,7 +66,7 @@ def build_info() -> dict:
         "swift_version": info["swift_version"],
         "variant": _VARIANT,
         "target_cpu": info["target_cpu"],
-        "simd_bits": int(kernels.get("simd_bits", 0)),
+        "simd_bits": info["simd_bits"],
         "kernels": kernels,
         "cpu_features": info["cpu_features"],
         "dtypes": ["float16", "float32", "float64"],

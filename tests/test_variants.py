@@ -1,0 +1,76 @@
+"""Every per-CPU build that this machine can run gives the contract's results.
+
+setup.py compiles the kernels once per CPU level (swiftsim/_native/<variant>); the loader picks the
+best one, so the others are only exercised here, each in a fresh interpreter (a process loads one
+build), against a float64 NumPy reference computed in that same process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from swiftsim import _loader
+
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import swiftsim
+from swiftsim import ops
+
+rng = np.random.default_rng(3)
+report = {"variant": swiftsim.build_info()["variant"], "errors": {}}
+for dtype, tol in (("float16", 5e-3), ("float32", 2e-6), ("float64", 1e-12)):
+    for d in (1, 7, 16, 33, 100, 1000):
+        a = rng.standard_normal((257, d)).astype(dtype)
+        b = rng.standard_normal((257, d)).astype(dtype)
+        if dtype != "float16":  # a zero row's gradient is b/sqrt(eps) = 1e6: beyond float16's range
+            a[3] = 0
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        ra = 1 / np.sqrt(np.maximum((a64 * a64).sum(-1), 1e-12))
+        rb = 1 / np.sqrt(np.maximum((b64 * b64).sum(-1), 1e-12))
+        c = (a64 * b64).sum(-1) * ra * rb
+        cos = ops.cosine_similarity(a, b).astype(np.float64)
+        norm = ops.l2_normalize(b).astype(np.float64)
+        _, da, _ = ops.cosine_value_and_grad(a, b)
+        unclamped = ((a64 * a64).sum(-1, keepdims=True) >= 1e-12)
+        ref_da = ra[:, None] * (b64 * rb[:, None] - unclamped * c[:, None] * a64 * ra[:, None])
+        scale = max(1.0, (d / 256) ** 0.5)
+        report["errors"][f"{dtype}/{d}"] = [
+            float(np.max(np.abs(cos - c))) / (tol * scale),
+            float(np.max(np.abs(norm - b64 * rb[:, None]))) / (tol * scale),
+            float(np.max(np.abs(da - ref_da) / np.maximum(ra[:, None], 1.0))) / (16 * tol * scale),
+        ]
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("variant", _loader.available())
+def test_variant_matches_reference(variant):
+    env = dict(os.environ, SWIFTSIM_KERNELS=variant)
+    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["variant"] == variant
+    worst = {case: max(ratios) for case, ratios in report["errors"].items()}
+    assert all(r <= 1.0 for r in worst.values()), worst
+
+
+def test_every_x86_64_level_is_built_and_usable_here():
+    built = [v for v in _loader.REQUIREMENTS if _loader._path(v)]
+    flags = _loader.cpu_flags() or set()
+    if "custom" in built or "generic" in built:
+        pytest.skip("a single-variant build (SWIFTSIM_TARGET_CPU or a non-x86-64 machine)")
+    assert built == ["x86_64_v4", "x86_64_v3", "x86_64_v2"]
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        assert _loader.available()[0] == "x86_64_v4"
+
+
+def test_forcing_a_missing_build_is_an_import_error():
+    env = dict(os.environ, SWIFTSIM_KERNELS="no_such_build")
+    run = subprocess.run([sys.executable, "-c", "import swiftsim"], env=env, capture_output=True, text=True)
+    assert run.returncode != 0 and "SWIFTSIM_KERNELS" in run.stderr
