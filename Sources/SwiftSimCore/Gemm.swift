@@ -1,0 +1,377 @@
+// Gemm.swift — the engine shared by the all-pairs kernels (Pairwise.swift, TopK.swift): panel packing,
+// the register-tiled FMA micro-kernel, tile epilogues and the task scheduler.
+//
+// The product C = X·Yᵀ (X: rows x_i, Y: rows y_j, both of length d) is computed the way BLIS/GotoBLAS
+// compute a GEMM:
+//   - Packing: rows of X are copied (widened to Acc, transposed) into panels of MR rows laid out
+//     [k][MR]; rows of Y into panels of NR = NRV registers laid out [k][NR]. Tails are zero-padded, so
+//     the micro-kernel never branches. Each row's inverse norm r is computed while packing
+//     (TensorFlow's rule, Reduce.swift) and stored beside the panel.
+//   - Micro-kernel: an MR × NRV-register tile of accumulators stays in registers; per k it loads the NRV
+//     registers of the Y panel and broadcasts the MR values of the X panel: MR·NRV FMAs. The shape
+//     follows the compile target's register file (swiftsim_target.h): 12 × 2 on AVX-512 (24 of the 32
+//     zmm registers: 32 Float or 16 Double columns), 6 × 1 on AVX2 and NEON, 2 × 1 on SSE.
+//   - Blocking: d is cut into blocks of KC so an X panel block (MR × KC) stays in L1 while the Y panels
+//     of a block of NC rows stream from L2; partial tiles wait in a small Acc buffer, which is lossless,
+//     so the blocking never changes a bit of the result.
+//   - Each result element is one accumulator lane: a sequential FMA chain over k = 0..d-1 in Acc.
+//     Error against the exact dot product: at most d·u·Σ|x_k y_k| (u = 2⁻²⁴ Float, 2⁻⁵³ Double), about
+//     sqrt(d)·u·|x||y| typically — the same as any BLAS. Results never depend on the thread count.
+// Float16 rows are widened to Float when packed, so float16 accumulates in float32.
+
+import CSwiftSim
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Rows of X per register tile (the broadcast side), from the target's register file.
+@inline(__always) var gemmMR: Int {
+    SSIM_TARGET_SIMD_BITS >= 512 ? 12 : (SSIM_TARGET_SIMD_BITS >= 256 || SSIM_TARGET_SIMD_REGISTERS >= 32) ? 6 : 2
+}
+/// Registers (of 512 bits: T.Vec) of Y per register tile.
+@inline(__always) var gemmNRV: Int { SSIM_TARGET_SIMD_BITS >= 512 ? 2 : 1 }
+/// Columns of Y per register tile.
+@inline(__always) func gemmNR<T: SimScalar>(_: T.Type) -> Int { gemmNRV &* T.Vec.scalarCount }
+/// Registers of one tile.
+@inline(__always) var gemmTileVectors: Int { gemmMR &* gemmNRV }
+/// Depth of one K block (elements): a 12 × 256 Float block of X is 12 KiB, half of L1.
+let gemmKC = 256
+/// Bytes of packed Y a thread keeps hot (its share of L2, leaving room for the X stream).
+let gemmYBlockBytes = 512 << 10
+/// Most Y panels per block (bounds the per-thread tile buffer).
+let gemmMaxBlockPanels = 32
+/// Bytes of packed panels one side may take before the rows are processed in several passes.
+let gemmPackBytes = 32 << 20
+
+/// c + a·b, fused where the target has FMA, else a multiply and an add (the software fmaf is 30× slower).
+@inline(__always) func fmadd<V: SIMD>(_ c: V, _ a: V, _ b: V) -> V where V.Scalar: FloatingPoint {
+    SSIM_TARGET_HAS_FMA != 0 ? c.addingProduct(a, b) : c + a * b
+}
+@inline(__always) func fmadd<A: FloatingPoint>(_ c: A, _ a: A, _ b: A) -> A {
+    SSIM_TARGET_HAS_FMA != 0 ? c.addingProduct(a, b) : c + a * b
+}
+
+// MARK: workspace
+
+/// A 64-byte aligned heap block that reports failure instead of trapping.
+struct Workspace {
+    let base: UnsafeMutableRawPointer?
+    init(bytes: Int) {
+        var p: UnsafeMutableRawPointer? = nil
+        if bytes >= 0, posix_memalign(&p, 64, max(bytes, 64)) == 0 { base = p } else { base = nil }
+    }
+    func free() { Glibc.free(base) }
+}
+
+/// Offsets of the pieces of one workspace, each 64-byte aligned; `total` is nil if a size overflowed.
+struct WorkspacePlan {
+    private var size = 0
+    private var overflowed = false
+    /// Reserves `bytes` and returns their offset.
+    mutating func reserve(_ bytes: Int) -> Int {
+        let at = size
+        let (r, o) = size.addingReportingOverflow((max(bytes, 0) &+ 63) & ~63)
+        if o || bytes < 0 || bytes > Int.max - 64 { overflowed = true } else { size = r }
+        return at
+    }
+    var total: Int? { overflowed ? nil : size }
+}
+
+/// `a * b` (and more factors) or nil on overflow: workspace sizes are computed from caller counts.
+@inline(__always) func checkedProduct(_ xs: Int...) -> Int? {
+    var p = 1
+    for x in xs {
+        let (r, o) = p.multipliedReportingOverflow(by: x)
+        if o || x < 0 { return nil }
+        p = r
+    }
+    return p
+}
+
+// MARK: packing
+
+/// How one row enters the product: its elements are multiplied by `factor` when packed (1, or a power of
+/// two for a finite row whose squared norm overflows Acc, which makes the cosine exact there) and its
+/// inverse norm is `r` = 1/sqrt(max(|factor·x|², ε)); NaN for a row holding NaN or ±Inf.
+@inline(__always)
+func rowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+    -> (factor: T.Acc, r: T.Acc)
+{
+    let s = es == MemoryLayout<T>.stride
+        ? sumSquares(row, d, T.self) : StridedRow<T>(base: row, stride: es, count: d).sumSquares()
+    if s.isFinite { return (1, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r) }
+    return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
+}
+
+/// The rare branch of `rowScale`, kept out of line.
+@inline(never)
+func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+    -> (factor: T.Acc, r: T.Acc)
+{
+    let v = StridedRow<T>(base: row, stride: es, count: d)
+    let mx = v.maxMagnitude()
+    guard mx.isFinite else { return (1, .nan) }
+    let f = T.Acc(sign: .plus, exponent: -mx.exponent, significand: 1)  // scaled magnitudes < 2, exact
+    var s: T.Acc = 0
+    for k in 0..<d { let e = v[k] * f; s = fmadd(s, e, e) }
+    return (f, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r)
+}
+
+/// Packs `rows` (≤ `width`) rows starting at `src` into one panel laid out [k][width] in Acc, zero-padding
+/// rows `rows..<width`, and writes each row's inverse norm to `scales[0..<width]` (0 for padding, 1 for
+/// every row when `normalize` is false).
+@inline(__always)
+func packPanel<T: SimScalar>(
+    _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int,
+    into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool,
+    _: T.Type
+) {
+    for r in 0..<rows {
+        let row = src + r &* rowStride
+        var f: T.Acc = 1
+        if normalize {
+            let sc = rowScale(row, d, es, epsilon: epsilon, T.self)
+            f = sc.factor
+            scales[r] = sc.r
+        } else {
+            scales[r] = 1
+        }
+        let p = dst + r
+        if es == MemoryLayout<T>.stride {
+            let t = row.assumingMemoryBound(to: T.self)
+            if f == 1 {
+                for k in 0..<d { p[k &* width] = T.widen(t[k]) }
+            } else {
+                for k in 0..<d { p[k &* width] = T.widen(t[k]) * f }
+            }
+        } else {
+            for k in 0..<d { p[k &* width] = T.widen(row.load(fromByteOffset: k &* es, as: T.self)) * f }
+        }
+    }
+    if rows < width {
+        for r in rows..<width {
+            scales[r] = 0
+            for k in 0..<d { dst[k &* width &+ r] = 0 }
+        }
+    }
+}
+
+// MARK: micro-kernel
+
+/// One register tile: c[r·NRV + v] (+)= Σ_k a[k·MR + r] · b[k·NR + v·w ..< k·NR + (v+1)·w] over `kc` steps
+/// (starting from zero unless `accumulate`). `a` is a packed X panel, `b` a packed Y panel (64-byte
+/// aligned), `c` a buffer of MR·NRV registers.
+@inline(__always)
+func microKernel<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    switch gemmMR {
+    case 12: microKernel12x2(a, b, kc, c, accumulate: accumulate)
+    case 6: microKernel6x1(a, b, kc, c, accumulate: accumulate)
+    default: microKernel2x1(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+/// The 12 × 2-register tile (see `microKernel`).
+@inline(never)
+func microKernel12x2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V()
+    var c1a = V(), c1b = V()
+    var c2a = V(), c2b = V()
+    var c3a = V(), c3b = V()
+    var c4a = V(), c4b = V()
+    var c5a = V(), c5b = V()
+    var c6a = V(), c6b = V()
+    var c7a = V(), c7b = V()
+    var c8a = V(), c8b = V()
+    var c9a = V(), c9b = V()
+    var c10a = V(), c10b = V()
+    var c11a = V(), c11b = V()
+    if accumulate {
+        c0a = c[0]; c0b = c[1]
+        c1a = c[2]; c1b = c[3]
+        c2a = c[4]; c2b = c[5]
+        c3a = c[6]; c3b = c[7]
+        c4a = c[8]; c4b = c[9]
+        c5a = c[10]; c5b = c[11]
+        c6a = c[12]; c6b = c[13]
+        c7a = c[14]; c7b = c[15]
+        c8a = c[16]; c8b = c[17]
+        c9a = c[18]; c9b = c[19]
+        c10a = c[20]; c10b = c[21]
+        c11a = c[22]; c11b = c[23]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = pb.load(fromByteOffset: 1 &* step, as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = fmadd(c0a, s, b0); c0b = fmadd(c0b, s, b1)
+        s = V(repeating: pa[1]); c1a = fmadd(c1a, s, b0); c1b = fmadd(c1b, s, b1)
+        s = V(repeating: pa[2]); c2a = fmadd(c2a, s, b0); c2b = fmadd(c2b, s, b1)
+        s = V(repeating: pa[3]); c3a = fmadd(c3a, s, b0); c3b = fmadd(c3b, s, b1)
+        s = V(repeating: pa[4]); c4a = fmadd(c4a, s, b0); c4b = fmadd(c4b, s, b1)
+        s = V(repeating: pa[5]); c5a = fmadd(c5a, s, b0); c5b = fmadd(c5b, s, b1)
+        s = V(repeating: pa[6]); c6a = fmadd(c6a, s, b0); c6b = fmadd(c6b, s, b1)
+        s = V(repeating: pa[7]); c7a = fmadd(c7a, s, b0); c7b = fmadd(c7b, s, b1)
+        s = V(repeating: pa[8]); c8a = fmadd(c8a, s, b0); c8b = fmadd(c8b, s, b1)
+        s = V(repeating: pa[9]); c9a = fmadd(c9a, s, b0); c9b = fmadd(c9b, s, b1)
+        s = V(repeating: pa[10]); c10a = fmadd(c10a, s, b0); c10b = fmadd(c10b, s, b1)
+        s = V(repeating: pa[11]); c11a = fmadd(c11a, s, b0); c11b = fmadd(c11b, s, b1)
+        pa += 12
+        pb += 2 &* step
+    }
+    c[0] = c0a; c[1] = c0b
+    c[2] = c1a; c[3] = c1b
+    c[4] = c2a; c[5] = c2b
+    c[6] = c3a; c[7] = c3b
+    c[8] = c4a; c[9] = c4b
+    c[10] = c5a; c[11] = c5b
+    c[12] = c6a; c[13] = c6b
+    c[14] = c7a; c[15] = c7b
+    c[16] = c8a; c[17] = c8b
+    c[18] = c9a; c[19] = c9b
+    c[20] = c10a; c[21] = c10b
+    c[22] = c11a; c[23] = c11b
+}
+
+/// The 6 × 1-register tile (see `microKernel`).
+@inline(never)
+func microKernel6x1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V()
+    var c1a = V()
+    var c2a = V()
+    var c3a = V()
+    var c4a = V()
+    var c5a = V()
+    if accumulate {
+        c0a = c[0]
+        c1a = c[1]
+        c2a = c[2]
+        c3a = c[3]
+        c4a = c[4]
+        c5a = c[5]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = fmadd(c0a, s, b0)
+        s = V(repeating: pa[1]); c1a = fmadd(c1a, s, b0)
+        s = V(repeating: pa[2]); c2a = fmadd(c2a, s, b0)
+        s = V(repeating: pa[3]); c3a = fmadd(c3a, s, b0)
+        s = V(repeating: pa[4]); c4a = fmadd(c4a, s, b0)
+        s = V(repeating: pa[5]); c5a = fmadd(c5a, s, b0)
+        pa += 6
+        pb += 1 &* step
+    }
+    c[0] = c0a
+    c[1] = c1a
+    c[2] = c2a
+    c[3] = c3a
+    c[4] = c4a
+    c[5] = c5a
+}
+
+/// The 2 × 1-register tile (see `microKernel`).
+@inline(never)
+func microKernel2x1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V()
+    var c1a = V()
+    if accumulate {
+        c0a = c[0]
+        c1a = c[1]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = fmadd(c0a, s, b0)
+        s = V(repeating: pa[1]); c1a = fmadd(c1a, s, b0)
+        pa += 2
+        pb += 1 &* step
+    }
+    c[0] = c0a
+    c[1] = c1a
+}
+
+// MARK: epilogues
+
+/// The inverse norms of one Y panel's columns, as NRV registers.
+struct PanelScales<V: SIMD> where V.Scalar: BinaryFloatingPoint {
+    let r0: V, r1: V
+    @inline(__always) init(_ ry: UnsafePointer<V.Scalar>) {
+        r0 = UnsafeRawPointer(ry).loadUnaligned(as: V.self)
+        r1 = gemmNRV > 1 ? UnsafeRawPointer(ry + V.scalarCount).loadUnaligned(as: V.self) : V()
+    }
+    /// Register v of tile row `row` scaled by r_i · r_j (a product symmetric in i and j).
+    @inline(__always) func scaled(_ c: UnsafePointer<V>, row: Int, _ v: Int, ri: V) -> V {
+        c[row &* gemmNRV &+ v] * (ri * (v == 0 ? r0 : r1))
+    }
+}
+
+/// Stores the scaled tile (`rows` × `cols` valid) to `out` (row stride `rowStride` bytes, columns contiguous).
+@inline(__always)
+func storeTile<T: SimScalar>(
+    _ c: UnsafePointer<T.Vec>, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
+    out: UnsafeMutableRawPointer, rowStride: Int, _: T.Type
+) {
+    let w = T.Vec.scalarCount, nrv = gemmNRV, size = MemoryLayout<T>.stride
+    let scales = PanelScales<T.Vec>(ry)
+    for r in 0..<rows {
+        let ri = T.Vec(repeating: rx[r])
+        let o = out + r &* rowStride
+        if cols == nrv &* w {
+            for v in 0..<nrv { T.store(scales.scaled(c, row: r, v, ri: ri), o + v &* w &* size) }
+        } else {
+            for v in 0..<nrv where v &* w < cols {
+                let x = scales.scaled(c, row: r, v, ri: ri)
+                for l in 0..<min(w, cols &- v &* w) {
+                    o.storeBytes(of: T.narrow(x[l]), toByteOffset: (v &* w &+ l) &* size, as: T.self)
+                }
+            }
+        }
+    }
+}
+
+// MARK: scheduling
+
+/// Runs `body(worker, task)` for every task in 0..<count on at most `threads` threads (worker ids
+/// 0..<threads). Tasks are handed out in increasing order from a shared counter, so each worker sees
+/// increasing task numbers; which worker runs which task never affects a result.
+func forEachTask(_ count: Int, threads: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+    let t = max(1, min(threads, count))
+    if t == 1 {
+        for i in 0..<count { body(0, i) }
+        return
+    }
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: t) { w in
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { return }
+            body(w, i)
+        }
+    }
+}
+
+/// The threads worth using for `work` multiply-adds (one thread below `parallelThreshold` × 16).
+@inline(__always) func gemmThreads(_ threads: Int32, work: Int) -> Int {
+    work < parallelThreshold &* 16 ? 1 : max(1, Int(threads))
+}
