@@ -11,9 +11,10 @@ import os as _os
 import warnings as _warnings
 
 from . import _swiftsim, ops
+from ._config import config
 
 __version__ = "0.1.0"
-__all__ = ["ops", "build_info", "get_num_threads", "set_num_threads", "__version__"]
+__all__ = ["ops", "config", "build_info", "get_num_threads", "set_num_threads", "__version__"]
 
 
 def set_num_threads(n: int) -> None:
