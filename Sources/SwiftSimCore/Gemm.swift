@@ -34,10 +34,12 @@ import Synchronization
 @inline(__always) func gemmNR<T: SimScalar>(_: T.Type) -> Int { gemmNRV &* T.Vec.scalarCount }
 /// Registers of one tile.
 @inline(__always) var gemmTileVectors: Int { gemmMR &* gemmNRV }
-/// Depth of one K block (elements): a 12 × 256 Float block of X is 12 KiB, half of L1.
+/// Depth of one K block (elements): a 12 × 256 Float block of X is 12 KiB, under half of L1. (128…768
+/// measured within noise of each other for d = 768; blocking is lossless, see above.)
 let gemmKC = 256
-/// Bytes of packed Y a thread keeps hot (its share of L2, leaving room for the X stream).
-let gemmYBlockBytes = 512 << 10
+/// Bytes of packed Y a thread keeps hot in its L2 (1 MiB per core here), leaving room for the X stream;
+/// 768 KiB measured best for d = 768 in float32 and float64 (512 KiB: float64 6% slower).
+let gemmYBlockBytes = 768 << 10
 /// Most Y panels per block (bounds the per-thread tile buffer).
 let gemmMaxBlockPanels = 32
 /// Bytes of packed panels one side may take before the rows are processed in several passes.
@@ -53,14 +55,49 @@ let gemmPackBytes = 32 << 20
 
 // MARK: workspace
 
-/// A 64-byte aligned heap block that reports failure instead of trapping.
+/// The most recently released workspace block, kept for the next call: a fresh block of tens of MiB
+/// comes from mmap and its first touch costs a page fault and a zeroed page per 4 KiB (5-10% of a
+/// 4096² product). At most one block of at most `workspaceCacheBytes` is kept (like a BLAS buffer).
+private let cachedWorkspace = Atomic<UnsafeMutableRawPointer?>(nil)
+let workspaceCacheBytes = 64 << 20
+
+/// A 64-byte aligned heap block that reports failure instead of trapping. Its first 64 bytes (before
+/// `base`) hold its capacity.
 struct Workspace {
     let base: UnsafeMutableRawPointer?
+    private let block: UnsafeMutableRawPointer?
+
     init(bytes: Int) {
+        let need = max(bytes, 64)
+        if let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {
+            if c.load(as: Int.self) >= need {
+                block = c
+                base = c + 64
+                return
+            }
+            Glibc.free(c)
+        }
         var p: UnsafeMutableRawPointer? = nil
-        if bytes >= 0, posix_memalign(&p, 64, max(bytes, 64)) == 0 { base = p } else { base = nil }
+        if bytes >= 0, bytes <= Int.max - 128, posix_memalign(&p, 64, need + 64) == 0, let p {
+            p.storeBytes(of: need, as: Int.self)
+            block = p
+            base = p + 64
+        } else {
+            block = nil
+            base = nil
+        }
     }
-    func free() { Glibc.free(base) }
+
+    /// Returns the block to the cache (if it is small enough and the cache is empty) or to the system.
+    func free() {
+        guard let block else { return }
+        if block.load(as: Int.self) <= workspaceCacheBytes,
+            cachedWorkspace.compareExchange(expected: nil, desired: block, ordering: .acquiringAndReleasing).exchanged
+        {
+            return
+        }
+        Glibc.free(block)
+    }
 }
 
 /// Offsets of the pieces of one workspace, each 64-byte aligned; `total` is nil if a size overflowed.
@@ -119,39 +156,48 @@ func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: I
 
 /// Packs `rows` (≤ `width`) rows starting at `src` into one panel laid out [k][width] in Acc, zero-padding
 /// rows `rows..<width`, and writes each row's inverse norm to `scales[0..<width]` (0 for padding, 1 for
-/// every row when `normalize` is false).
+/// every row when `normalize` is false). The copy goes in chunks of 64 k so the transposed writes stay
+/// in L1 (a whole panel is up to width × d × 8 bytes).
 @inline(__always)
 func packPanel<T: SimScalar>(
     _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int,
     into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool,
     _: T.Type
 ) {
-    for r in 0..<rows {
-        let row = src + r &* rowStride
-        var f: T.Acc = 1
-        if normalize {
-            let sc = rowScale(row, d, es, epsilon: epsilon, T.self)
-            f = sc.factor
-            scales[r] = sc.r
-        } else {
-            scales[r] = 1
-        }
-        let p = dst + r
-        if es == MemoryLayout<T>.stride {
-            let t = row.assumingMemoryBound(to: T.self)
-            if f == 1 {
-                for k in 0..<d { p[k &* width] = T.widen(t[k]) }
+    withUnsafeTemporaryAllocation(of: T.Acc.self, capacity: width) { factors in
+        let f = factors.baseAddress!
+        var scaled = false
+        for r in 0..<rows {
+            if normalize {
+                let sc = rowScale(src + r &* rowStride, d, es, epsilon: epsilon, T.self)
+                f[r] = sc.factor
+                scales[r] = sc.r
+                scaled = scaled || sc.factor != 1
             } else {
-                for k in 0..<d { p[k &* width] = T.widen(t[k]) * f }
+                f[r] = 1
+                scales[r] = 1
             }
-        } else {
-            for k in 0..<d { p[k &* width] = T.widen(row.load(fromByteOffset: k &* es, as: T.self)) * f }
         }
-    }
-    if rows < width {
-        for r in rows..<width {
-            scales[r] = 0
-            for k in 0..<d { dst[k &* width &+ r] = 0 }
+        for r in rows..<width { scales[r] = 0 }
+        let contiguous = es == MemoryLayout<T>.stride
+        var k0 = 0
+        while k0 < d {
+            let k1 = min(d, k0 &+ 64)
+            for r in 0..<rows {
+                let row = src + r &* rowStride
+                let p = dst + r
+                if contiguous && !scaled {
+                    let t = row.assumingMemoryBound(to: T.self)
+                    for k in k0..<k1 { p[k &* width] = T.widen(t[k]) }
+                } else {
+                    let fr = f[r]
+                    for k in k0..<k1 { p[k &* width] = T.widen(row.load(fromByteOffset: k &* es, as: T.self)) * fr }
+                }
+            }
+            for r in rows..<width {
+                for k in k0..<k1 { dst[k &* width &+ r] = 0 }
+            }
+            k0 = k1
         }
     }
 }
@@ -326,24 +372,31 @@ struct PanelScales<V: SIMD> where V.Scalar: BinaryFloatingPoint {
     }
 }
 
-/// Stores the scaled tile (`rows` × `cols` valid) to `out` (row stride `rowStride` bytes, columns contiguous).
+/// Stores `tiles` consecutive scaled tiles (one X panel × `tiles` Y panels: `rows` × `cols` valid, the
+/// last tile possibly partial) to `out` (row stride `rowStride` bytes, columns contiguous), one output
+/// row at a time so that the stores run along each row.
 @inline(__always)
-func storeTile<T: SimScalar>(
-    _ c: UnsafePointer<T.Vec>, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
+func storeTiles<T: SimScalar>(
+    _ c: UnsafePointer<T.Vec>, tiles: Int, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
     out: UnsafeMutableRawPointer, rowStride: Int, _: T.Type
 ) {
-    let w = T.Vec.scalarCount, nrv = gemmNRV, size = MemoryLayout<T>.stride
-    let scales = PanelScales<T.Vec>(ry)
+    let w = T.Vec.scalarCount, nrv = gemmNRV, nr = nrv &* w, size = MemoryLayout<T>.stride
     for r in 0..<rows {
         let ri = T.Vec(repeating: rx[r])
         let o = out + r &* rowStride
-        if cols == nrv &* w {
-            for v in 0..<nrv { T.store(scales.scaled(c, row: r, v, ri: ri), o + v &* w &* size) }
-        } else {
-            for v in 0..<nrv where v &* w < cols {
-                let x = scales.scaled(c, row: r, v, ri: ri)
-                for l in 0..<min(w, cols &- v &* w) {
-                    o.storeBytes(of: T.narrow(x[l]), toByteOffset: (v &* w &+ l) &* size, as: T.self)
+        for t in 0..<tiles {
+            let scales = PanelScales<T.Vec>(ry + t &* nr)
+            let tile = c + t &* gemmTileVectors
+            let ot = o + t &* nr &* size
+            let valid = min(nr, cols &- t &* nr)
+            if valid == nr {
+                for v in 0..<nrv { T.store(scales.scaled(tile, row: r, v, ri: ri), ot + v &* w &* size) }
+            } else {
+                for v in 0..<nrv where v &* w < valid {
+                    let x = scales.scaled(tile, row: r, v, ri: ri)
+                    for l in 0..<min(w, valid &- v &* w) {
+                        ot.storeBytes(of: T.narrow(x[l]), toByteOffset: (v &* w &+ l) &* size, as: T.self)
+                    }
                 }
             }
         }

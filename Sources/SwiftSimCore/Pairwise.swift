@@ -156,11 +156,9 @@ func pairwiseMatrix<T: SimScalar>(
                         pc &+= gemmKC
                     } while pc < d
                     let rows = min(mr, xRows &- ip &* mr)
-                    for jp in jLo..<jp1 {
-                        storeTile(tiles + (jp &- jLo) &* gemmTileVectors, rx: buffers.xScales + ip &* mr,
-                                  ry: buffers.yScales + jp &* nr, rows: rows, cols: min(nr, yRows &- jp &* nr),
-                                  out: out + i0 &* outStride + (ys0 &+ jp &* nr) &* size, rowStride: outStride, T.self)
-                    }
+                    storeTiles(tiles, tiles: jp1 &- jLo, rx: buffers.xScales + ip &* mr, ry: buffers.yScales + jLo &* nr,
+                               rows: rows, cols: yRows &- jLo &* nr, out: out + i0 &* outStride + (ys0 &+ jLo &* nr) &* size,
+                               rowStride: outStride, T.self)
                 }
             }
         }

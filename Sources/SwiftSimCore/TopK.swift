@@ -62,6 +62,21 @@ struct TopKHeaps<A: BinaryFloatingPoint> {
     }
 }
 
+/// True when a lane of `a` or `b` is ≥ `t` (NaN lanes are not). Written for the concrete register types
+/// because the generic SIMD comparison compiles to a loop over lanes; the type test folds away.
+@inline(__always)
+func anyAtLeast<V: SIMD>(_ a: V, _ b: V, _ t: V.Scalar) -> Bool where V.Scalar: BinaryFloatingPoint {
+    if V.self == SIMD16<Float>.self {
+        let tv = SIMD16<Float>(repeating: unsafeBitCast(t, to: Float.self))
+        return any((unsafeBitCast(a, to: SIMD16<Float>.self) .>= tv) .| (unsafeBitCast(b, to: SIMD16<Float>.self) .>= tv))
+    }
+    if V.self == SIMD8<Double>.self {
+        let tv = SIMD8<Double>(repeating: unsafeBitCast(t, to: Double.self))
+        return any((unsafeBitCast(a, to: SIMD8<Double>.self) .>= tv) .| (unsafeBitCast(b, to: SIMD8<Double>.self) .>= tv))
+    }
+    return any((a .>= V(repeating: t)) .| (b .>= V(repeating: t)))
+}
+
 /// Scales one tile (`rows` queries from `firstQuery` × `cols` corpus rows from `firstIndex`) and offers
 /// its scores to the heaps, rejecting a whole tile row when no score reaches the query's threshold.
 @inline(__always)
@@ -77,10 +92,7 @@ func selectTile<T: SimScalar>(
         var v0 = scales.scaled(c, row: r, 0, ri: ri)
         var v1 = nrv > 1 ? scales.scaled(c, row: r, 1, ri: ri) : v0
         let q = firstQuery &+ r
-        if heaps.counts[q] == heaps.k {
-            let t = T.Vec(repeating: heaps.thresholds[q])
-            if !any((v0 .>= t) .| (v1 .>= t)) { continue }
-        }
+        if heaps.counts[q] == heaps.k && !anyAtLeast(v0, v1, heaps.thresholds[q]) { continue }
         if narrows {  // rank the values the caller receives (float16), not their float32 originals
             withUnsafeTemporaryAllocation(byteCount: 2 &* w &* MemoryLayout<T>.stride, alignment: 64) { tmp in
                 let p = tmp.baseAddress!
