@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import swiftsim
 from swiftsim import ops
-
 from tests.conftest import value_tol
 
 DTYPES = [np.float16, np.float32, np.float64]
