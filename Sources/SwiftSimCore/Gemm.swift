@@ -134,7 +134,8 @@ struct WorkspacePlan {
 func rowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
     -> (factor: T.Acc, r: T.Acc)
 {
-    let s = es == MemoryLayout<T>.stride
+    let s =
+        es == MemoryLayout<T>.stride
         ? sumSquares(row, d, T.self) : StridedRow<T>(base: row, stride: es, count: d).sumSquares()
     if s.isFinite { return (1, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r) }
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)

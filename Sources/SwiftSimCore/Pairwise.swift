@@ -66,7 +66,8 @@ struct AllPairsBuffers<T: SimScalar> {
         let acc = MemoryLayout<T.Acc>.stride
         let vec = MemoryLayout<T.Vec>.stride
         guard let xe = b.xPanelElements, let ye = packY ? b.yPanelElements : 0,
-              let tileBytes = checkedProduct(workers, b.tileVectors, vec) else { return nil }
+            let tileBytes = checkedProduct(workers, b.tileVectors, vec)
+        else { return nil }
         // Layout: tiles | x panels | y panels | x scales | y scales, each 64-byte aligned.
         func up(_ v: Int) -> Int { (v &+ 63) & ~63 }
         let xOff = up(tileBytes), yOff = xOff &+ up(xe &* acc), sxOff = yOff &+ up(ye &* acc)
@@ -91,9 +92,10 @@ func packRows<T: SimScalar>(
 ) {
     let np = (count &+ width &- 1) / width
     for p in 0..<np {
-        packPanel(src.row(first &+ p &* width), rowStride: src.rowStride, elemStride: src.elemStride,
-                  rows: min(width, count &- p &* width), d: d, width: width, into: panels + p &* width &* d,
-                  scales: scales + p &* width, epsilon: epsilon, normalize: normalize, T.self)
+        packPanel(
+            src.row(first &+ p &* width), rowStride: src.rowStride, elemStride: src.elemStride,
+            rows: min(width, count &- p &* width), d: d, width: width, into: panels + p &* width &* d,
+            scales: scales + p &* width, epsilon: epsilon, normalize: normalize, T.self)
     }
 }
 
@@ -119,14 +121,16 @@ func pairwiseMatrix<T: SimScalar>(
             forEachTask(xTasks &+ yTasks, threads: threads) { _, t in
                 if t < xTasks {
                     let p0 = t &* chunk, p1 = min(npx, p0 &+ chunk)
-                    packRows(x, first: xs0 &+ p0 &* mr, count: min(xRows, p1 &* mr) &- p0 &* mr, width: mr, d: d,
-                             panels: buffers.xPanels + p0 &* mr &* d, scales: buffers.xScales + p0 &* mr,
-                             epsilon: epsilon, normalize: true, T.self)
+                    packRows(
+                        x, first: xs0 &+ p0 &* mr, count: min(xRows, p1 &* mr) &- p0 &* mr, width: mr, d: d,
+                        panels: buffers.xPanels + p0 &* mr &* d, scales: buffers.xScales + p0 &* mr,
+                        epsilon: epsilon, normalize: true, T.self)
                 } else {
                     let p0 = (t &- xTasks) &* chunk, p1 = min(npy, p0 &+ chunk)
-                    packRows(y, first: ys0 &+ p0 &* nr, count: min(yRows, p1 &* nr) &- p0 &* nr, width: nr, d: d,
-                             panels: buffers.yPanels + p0 &* nr &* d, scales: buffers.yScales + p0 &* nr,
-                             epsilon: epsilon, normalize: true, T.self)
+                    packRows(
+                        y, first: ys0 &+ p0 &* nr, count: min(yRows, p1 &* nr) &- p0 &* nr, width: nr, d: d,
+                        panels: buffers.yPanels + p0 &* nr &* d, scales: buffers.yScales + p0 &* nr,
+                        epsilon: epsilon, normalize: true, T.self)
                 }
             }
             xPacked = true
@@ -150,15 +154,17 @@ func pairwiseMatrix<T: SimScalar>(
                     repeat {
                         let kc = min(gemmKC, d &- pc)
                         for jp in jLo..<jp1 {
-                            microKernel(a + pc &* mr, UnsafePointer(buffers.yPanels + jp &* nr &* d + pc &* nr), kc,
-                                        tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0)
+                            microKernel(
+                                a + pc &* mr, UnsafePointer(buffers.yPanels + jp &* nr &* d + pc &* nr), kc,
+                                tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0)
                         }
                         pc &+= gemmKC
                     } while pc < d
                     let rows = min(mr, xRows &- ip &* mr)
-                    storeTiles(tiles, tiles: jp1 &- jLo, rx: buffers.xScales + ip &* mr, ry: buffers.yScales + jLo &* nr,
-                               rows: rows, cols: yRows &- jLo &* nr, out: out + i0 &* outStride + (ys0 &+ jLo &* nr) &* size,
-                               rowStride: outStride, T.self)
+                    storeTiles(
+                        tiles, tiles: jp1 &- jLo, rx: buffers.xScales + ip &* mr, ry: buffers.yScales + jLo &* nr,
+                        rows: rows, cols: yRows &- jLo &* nr, out: out + i0 &* outStride + (ys0 &+ jLo &* nr) &* size,
+                        rowStride: outStride, T.self)
                 }
             }
         }
@@ -221,10 +227,11 @@ func pairwiseCosine<T: SimScalar>(
         buffers.withUnsafeBufferPointer { bufs in
             forEachTask(batches, threads: t) { worker, b in
                 layout.forEachRow(in: b..<(b &+ 1)) { off in
-                    pairwiseMatrix(RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
-                                   RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
-                                   out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
-                                   blocking: bl, buffers: bufs[worker], threads: 1, T.self)
+                    pairwiseMatrix(
+                        RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
+                        RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
+                        out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
+                        blocking: bl, buffers: bufs[worker], threads: 1, T.self)
                 }
             }
         }
@@ -233,10 +240,11 @@ func pairwiseCosine<T: SimScalar>(
     guard let buffers = AllPairsBuffers<T>(bl, workers: t) else { return ssimNoMemory }
     defer { buffers.memory.free() }
     layout.forEachRow(in: 0..<batches) { off in
-        pairwiseMatrix(RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
-                       RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
-                       out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
-                       blocking: bl, buffers: buffers, threads: t, T.self)
+        pairwiseMatrix(
+            RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
+            RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
+            out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
+            blocking: bl, buffers: buffers, threads: t, T.self)
     }
     return SSIM_OK
 }

@@ -135,15 +135,17 @@ func topK<T: SimScalar>(
     var plan = WorkspacePlan()
     let perWorker = checkedProduct(blockRows, max(rd, 1), acc)
     guard let panelBytes = checkedProduct(qPass, rd, acc), let heapScoreBytes = checkedProduct(qPass, rk, acc),
-          let heapIndexBytes = checkedProduct(qPass, rk, 8), let mergeBytes = checkedProduct(t, rk, pair),
-          let blockBytes = perWorker
+        let heapIndexBytes = checkedProduct(qPass, rk, 8), let mergeBytes = checkedProduct(t, rk, pair),
+        let blockBytes = perWorker
     else { return SSIM_ERR_BAD_SHAPE }
     let qPanelsAt = plan.reserve(panelBytes), qScalesAt = plan.reserve(qPass &* acc)
     let workerAt = (0..<t).map { _ in
-        (scores: plan.reserve(heapScoreBytes), indices: plan.reserve(heapIndexBytes), counts: plan.reserve(qPass &* 8),
-         thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
-         tiles: plan.reserve(bl.tileVectors &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
-         cPanels: plan.reserve(blockBytes))
+        (
+            scores: plan.reserve(heapScoreBytes), indices: plan.reserve(heapIndexBytes), counts: plan.reserve(qPass &* 8),
+            thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
+            tiles: plan.reserve(bl.tileVectors &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
+            cPanels: plan.reserve(blockBytes)
+        )
     }
     guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
     let memory = Workspace(bytes: total)
@@ -152,10 +154,11 @@ func topK<T: SimScalar>(
     let qPanels = (base + qPanelsAt).assumingMemoryBound(to: T.Acc.self)
     let qScales = (base + qScalesAt).assumingMemoryBound(to: T.Acc.self)
     let heaps: [TopKHeaps<T.Acc>] = workerAt.map {
-        TopKHeaps(k: rk, scores: (base + $0.scores).assumingMemoryBound(to: T.Acc.self),
-                  indices: (base + $0.indices).assumingMemoryBound(to: Int64.self),
-                  counts: (base + $0.counts).assumingMemoryBound(to: Int.self),
-                  thresholds: (base + $0.thresholds).assumingMemoryBound(to: T.Acc.self))
+        TopKHeaps(
+            k: rk, scores: (base + $0.scores).assumingMemoryBound(to: T.Acc.self),
+            indices: (base + $0.indices).assumingMemoryBound(to: Int64.self),
+            counts: (base + $0.counts).assumingMemoryBound(to: Int.self),
+            thresholds: (base + $0.thresholds).assumingMemoryBound(to: T.Acc.self))
     }
     let corpusRows = RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride))
     let queryRows = RowMatrix(base: UnsafeRawPointer(queries), rows: rq, rowStride: Int(qRowStride), elemStride: Int(qElemStride))
@@ -169,9 +172,10 @@ func topK<T: SimScalar>(
             let chunk = 4
             forEachTask((npq &+ chunk &- 1) / chunk, threads: t) { _, task in
                 let p0 = task &* chunk, p1 = min(npq, p0 &+ chunk)
-                packRows(queryRows, first: qs0 &+ p0 &* mr, count: min(qRows, p1 &* mr) &- p0 &* mr, width: mr, d: rd,
-                         panels: qPanels + p0 &* mr &* rd, scales: qScales + p0 &* mr, epsilon: eps, normalize: normalize,
-                         T.self)
+                packRows(
+                    queryRows, first: qs0 &+ p0 &* mr, count: min(qRows, p1 &* mr) &- p0 &* mr, width: mr, d: rd,
+                    panels: qPanels + p0 &* mr &* rd, scales: qScales + p0 &* mr, epsilon: eps, normalize: normalize,
+                    T.self)
             }
             for h in heaps { h.counts.initialize(repeating: 0, count: qRows) }
             forEachTask(blocks, threads: t) { worker, blk in
@@ -180,24 +184,27 @@ func topK<T: SimScalar>(
                 let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
                 let cPanels = (base + at.cPanels).assumingMemoryBound(to: T.Acc.self)
                 let c0 = blk &* blockRows, cRows = min(blockRows, rn &- c0), npc = (cRows &+ nr &- 1) / nr
-                packRows(corpusRows, first: c0, count: cRows, width: nr, d: rd, panels: cPanels, scales: cScales,
-                         epsilon: eps, normalize: normalize, T.self)
+                packRows(
+                    corpusRows, first: c0, count: cRows, width: nr, d: rd, panels: cPanels, scales: cScales,
+                    epsilon: eps, normalize: normalize, T.self)
                 for ip in 0..<npq {
                     let a = UnsafePointer(qPanels + ip &* mr &* rd)
                     var pc = 0
                     repeat {
                         let kc = min(gemmKC, rd &- pc)
                         for jp in 0..<npc {
-                            microKernel(a + pc &* mr, UnsafePointer(cPanels + jp &* nr &* rd + pc &* nr), kc,
-                                        tiles + jp &* gemmTileVectors, accumulate: pc > 0)
+                            microKernel(
+                                a + pc &* mr, UnsafePointer(cPanels + jp &* nr &* rd + pc &* nr), kc,
+                                tiles + jp &* gemmTileVectors, accumulate: pc > 0)
                         }
                         pc &+= gemmKC
                     } while pc < rd
                     let rows = min(mr, qRows &- ip &* mr)
                     for jp in 0..<npc {
-                        selectTile(tiles + jp &* gemmTileVectors, rx: qScales + ip &* mr, ry: cScales + jp &* nr, rows: rows,
-                                   cols: min(nr, cRows &- jp &* nr), firstQuery: ip &* mr, firstIndex: c0 &+ jp &* nr,
-                                   heaps: heaps[worker], T.self)
+                        selectTile(
+                            tiles + jp &* gemmTileVectors, rx: qScales + ip &* mr, ry: cScales + jp &* nr, rows: rows,
+                            cols: min(nr, cRows &- jp &* nr), firstQuery: ip &* mr, firstIndex: c0 &+ jp &* nr,
+                            heaps: heaps[worker], T.self)
                     }
                 }
             }
