@@ -114,6 +114,9 @@ const char *ssim_build_info(void);
  * The scale product is symmetric, so c_ij and c_ji are bitwise equal, and results never depend on
  * `threads`. A row holding NaN or +-Inf has r = NaN, so its whole row (column) of results is NaN;
  * a finite row whose squared norm overflows is scaled by a power of two first (exact cosine).
+ * Threads: parked helper threads are created on first use and reused (a concurrent caller runs on
+ * libdispatch instead); the most recently released workspace block (<= 64 MiB) is kept for the next
+ * call, so repeated calls do not page-fault a fresh buffer each time.
  * ============================================================================================= */
 
 /** Statuses of the all-pairs kernels, in addition to ssim_status. */
