@@ -14,8 +14,6 @@ let numpyInclude = env["SWIFTSIM_NUMPY_INCLUDE"]
 // The CPU the kernels are compiled for: without a target CPU `addingProduct` becomes a call to
 // fmaf (30× slower). "native" suits a build for this machine; a portable build names a CPU.
 let targetCPU = env["SWIFTSIM_TARGET_CPU"] ?? "native"
-// Set for targets without FMA (x86-64-v2): multiply-adds are then compiled as a multiply and an add.
-let noFMA = env["SWIFTSIM_NO_FMA"] == "1"
 // Which of setup.py's per-CPU builds this is (reported by build_info()).
 let variant = env["SWIFTSIM_VARIANT"] ?? "native"
 
@@ -37,7 +35,7 @@ var targets: [Target] = [
             .unsafeFlags(["-target-cpu", targetCPU]),
             .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
             .swiftLanguageMode(.v5),
-        ] + (noFMA ? [.define("SWIFTSIM_NO_FMA")] : [])
+        ]
     ),
     // MARK: tests
     .testTarget(
@@ -58,9 +56,9 @@ if let pythonInclude, let numpyInclude {
                 .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
                 .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
                 .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
-            // The width of the vector registers the target CPU has (a 16-lane Float register of the
-            // kernels is one zmm register at 512, two ymm at 256, four xmm at 128).
-            .define("SWIFTSIM_VECTOR_BITS", to: env["SWIFTSIM_VECTOR_BITS"] ?? "0"),
+                // The width of the vector registers the target CPU has (a 16-lane Float register of the
+                // kernels is one zmm register at 512, two ymm at 256, four xmm at 128).
+                .define("SWIFTSIM_VECTOR_BITS", to: env["SWIFTSIM_VECTOR_BITS"] ?? "0"),
                 .define("SWIFTSIM_SWIFT_VERSION", to: "\"\(env["SWIFTSIM_SWIFT_VERSION"] ?? "unknown")\""),
             ],
             linkerSettings: [

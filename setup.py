@@ -9,7 +9,7 @@ On x86-64 the same sources are compiled once per CPU level, each into its own co
 runs as `swiftsim._swiftsim`:
   x86_64_v4  skylake-avx512  (AVX-512, 512-bit vectors, FMA, F16C)
   x86_64_v3  haswell         (AVX2, FMA, F16C)
-  x86_64_v2  nehalem         (SSE4.2; multiply + add instead of FMA)
+  x86_64_v2  nehalem         (SSE4.2; multiply + add where there is no FMA)
 
 Environment:
   SWIFTSIM_TARGET_CPU   build one variant only, for this CPU name (e.g. "native")
@@ -29,11 +29,11 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (variant, Swift target CPU, has FMA, hardware vector bits)
+# (variant, Swift target CPU, hardware vector bits); the kernels learn FMA support from the CPU.
 X86_64_VARIANTS = [
-    ("x86_64_v4", "skylake-avx512", True, 512),
-    ("x86_64_v3", "haswell", True, 256),
-    ("x86_64_v2", "nehalem", False, 128),
+    ("x86_64_v4", "skylake-avx512", 512),
+    ("x86_64_v3", "haswell", 256),
+    ("x86_64_v2", "nehalem", 128),
 ]
 
 
@@ -49,10 +49,10 @@ def _native_vector_bits() -> int:
 def variants():
     cpu = os.environ.get("SWIFTSIM_TARGET_CPU")
     if cpu:
-        return [("custom", cpu, cpu not in ("nehalem", "x86-64", "generic"), _native_vector_bits())]
+        return [("custom", cpu, _native_vector_bits())]
     if platform.machine().lower() in ("x86_64", "amd64"):
         return X86_64_VARIANTS
-    return [("generic", "generic", True, 128)]
+    return [("generic", "generic", 128)]
 
 
 class SwiftBuildExt(build_ext):
@@ -65,7 +65,7 @@ class SwiftBuildExt(build_ext):
         version = subprocess.run([swift, "--version"], capture_output=True, text=True).stdout
         match = re.search(r"Swift version (\S+)", version)
         variant = ext.name.split(".")[-2]
-        _, cpu, fma, bits = next(v for v in variants() if v[0] == variant)
+        _, cpu, bits = next(v for v in variants() if v[0] == variant)
         env = dict(os.environ)
         env.update(
             SWIFTSIM_PYTHON_INCLUDE=sysconfig.get_paths()["include"],
@@ -73,7 +73,6 @@ class SwiftBuildExt(build_ext):
             SWIFTSIM_SWIFT_VERSION=match.group(1) if match else "unknown",
             SWIFTSIM_TARGET_CPU=cpu,
             SWIFTSIM_VARIANT=variant,
-            SWIFTSIM_NO_FMA="0" if fma else "1",
             SWIFTSIM_VECTOR_BITS=str(bits),
         )
         scratch = os.path.join(HERE, ".build-variants", variant)

@@ -236,9 +236,9 @@ def test_value_and_gradient_is_one_fused_kernel_call(monkeypatch):
     calls = []
     real = ops.cosine_value_and_grad
 
-    def spy(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True)):
+    def spy(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True), out=(None, None)):
         calls.append((np.shape(x1), np.shape(x2), np.shape(upstream), need))
-        return real(x1, x2, upstream, axis, epsilon, need=need)
+        return real(x1, x2, upstream, axis, epsilon, need=need, out=out)
 
     monkeypatch.setattr(ops, "cosine_value_and_grad", spy)
     yt, yp, axis = make_inputs("3d", np.float64)

@@ -80,6 +80,10 @@ static PyMethodDef methods[] = {
     {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int."},
     {"build_info", build_info, METH_NOARGS, "build_info() -> dict describing the compiled kernels."},
+    {"pairwise_cosine", (PyCFunction)(void (*)(void))cpb_pairwise_cosine, METH_FASTCALL,
+     "pairwise_cosine(x, y, out, epsilon): all-pairs cosine (..., n, d) x (..., m, d) into out (..., n, m)."},
+    {"top_k", (PyCFunction)(void (*)(void))cpb_top_k, METH_FASTCALL,
+     "top_k(queries, corpus, scores, indices, epsilon, assume_normalized): k best corpus rows per query."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -11,7 +11,7 @@
 
 #define F16(p) ((ssim_f16 *)(p))
 
-static int parse_epsilon(PyObject *obj, double *eps) {
+int cpb_parse_epsilon(PyObject *obj, double *eps) {
     *eps = PyFloat_AsDouble(obj);
     if (*eps == -1.0 && PyErr_Occurred()) return -1;
     if (!(*eps >= 0.0)) {
@@ -55,7 +55,7 @@ PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     int64_t d;
     if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
         cpb_require_array(args[2], "out", 1, &out) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
-        cpb_require_same_dtype(a, out, "x1", "out") < 0 || parse_epsilon(args[3], &eps) < 0 ||
+        cpb_require_same_dtype(a, out, "x1", "out") < 0 || cpb_parse_epsilon(args[3], &eps) < 0 ||
         check_row_pair(a, b, &d) < 0)
         return NULL;
     int outer_nd = PyArray_NDIM(a) - 1;
@@ -90,7 +90,7 @@ PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyArrayObject *x, *out;
     double eps;
     if (cpb_require_array(args[0], "x", 0, &x) < 0 || cpb_require_array(args[1], "out", 1, &out) < 0 ||
-        cpb_require_same_dtype(x, out, "x", "out") < 0 || parse_epsilon(args[2], &eps) < 0)
+        cpb_require_same_dtype(x, out, "x", "out") < 0 || cpb_parse_epsilon(args[2], &eps) < 0)
         return NULL;
     int nd = PyArray_NDIM(x);
     if (nd < 1) {
@@ -140,7 +140,7 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
     int64_t d;
     if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
         cpb_require_array(args[2], "upstream", 0, &u) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
-        cpb_require_same_dtype(a, u, "x1", "upstream") < 0 || parse_epsilon(args[6], &eps) < 0 ||
+        cpb_require_same_dtype(a, u, "x1", "upstream") < 0 || cpb_parse_epsilon(args[6], &eps) < 0 ||
         check_row_pair(a, b, &d) < 0)
         return NULL;
     int outer_nd = PyArray_NDIM(a) - 1;

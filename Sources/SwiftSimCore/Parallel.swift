@@ -30,8 +30,9 @@ struct RowLayout {
         d: Int64, dA: Int64, dB: Int64, epsilon: Double,
         ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?, operands: Int
     ) -> Result<RowLayout, Refusal> {
-        guard let strides, ndim <= 0 || shape != nil else { return .failure(Refusal(status: SSIM_ERR_NULL_POINTER)) }
-        guard d >= 0, dA == d || dA == 1, dB == d || dB == 1, d == (dA == 1 ? dB : dA), ndim >= 0, ndim <= SSIM_MAX_DIMS
+        guard ndim >= 0, ndim <= SSIM_MAX_DIMS else { return .failure(Refusal(status: SSIM_ERR_BAD_SHAPE)) }
+        guard let strides, ndim == 0 || shape != nil else { return .failure(Refusal(status: SSIM_ERR_NULL_POINTER)) }
+        guard d >= 0, dA == d || dA == 1, dB == d || dB == 1, d == (dA == 1 ? dB : dA)
         else { return .failure(Refusal(status: SSIM_ERR_BAD_SHAPE)) }
         guard epsilon >= 0 else { return .failure(Refusal(status: SSIM_ERR_BAD_EPSILON)) }
         let n = Int(ndim)

@@ -97,27 +97,20 @@ func hsum3x16(_ x: SIMD16<Float>, _ y: SIMD16<Float>, _ z: SIMD16<Float>) -> (Fl
 
 // MARK: multiply-add
 // `madd` is a fused multiply-add where the compile target has FMA (one rounding), and a multiply
-// then an add where it does not (SWIFTSIM_NO_FMA, the x86-64-v2 build): `addingProduct` would
-// otherwise become a call to the correctly rounded software fmaf, 30× slower.
+// then an add where it does not (the x86-64-v2 build): `addingProduct` would otherwise become a
+// call to the correctly rounded software fmaf, 30× slower. SSIM_TARGET_HAS_FMA comes from
+// swiftsim_target.h, compiled for the same CPU as this code, so the branch folds away.
 
 extension SIMD where Scalar: FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
-        #if SWIFTSIM_NO_FMA
-            return self + x * y
-        #else
-            return addingProduct(x, y)
-        #endif
+        SSIM_TARGET_HAS_FMA != 0 ? addingProduct(x, y) : self + x * y
     }
 }
 
 extension FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
-        #if SWIFTSIM_NO_FMA
-            return self + x * y
-        #else
-            return addingProduct(x, y)
-        #endif
+        SSIM_TARGET_HAS_FMA != 0 ? addingProduct(x, y) : self + x * y
     }
 }

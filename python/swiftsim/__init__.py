@@ -15,6 +15,7 @@ from ._loader import load as _load
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
 from . import layers, losses, metrics, ops  # noqa: E402
+from ._config import config  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "losses",
     "metrics",
     "layers",
+    "config",
     "build_info",
     "get_num_threads",
     "set_num_threads",

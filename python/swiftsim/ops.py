@@ -21,7 +21,14 @@ from ._validation import (
     prepare_pair,
 )
 
-__all__ = ["cosine_similarity", "cosine_similarity_grad", "l2_normalize"]
+__all__ = [
+    "cosine_similarity",
+    "cosine_similarity_grad",
+    "l2_normalize",
+    "pairwise_chunks",
+    "pairwise_cosine_similarity",
+    "top_k",
+]
 
 
 def _result(out: np.ndarray, user_out) -> np.ndarray:
@@ -269,3 +276,6 @@ def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out
         x1, x2, upstream, axis, epsilon, out=(None, None) if out is None else out
     )
     return dx1, dx2
+
+
+from ._pairwise import pairwise_chunks, pairwise_cosine_similarity, top_k  # noqa: E402

@@ -35,11 +35,18 @@ int cpb_build_layout(cpb_layout *layout, int noperands, PyArrayObject **arrays, 
 /* errors.c */
 int cpb_raise_status(ssim_status status, const char *op);
 
+/* ops.c: epsilon as a C double, ValueError unless >= 0 */
+int cpb_parse_epsilon(PyObject *obj, double *eps);
+
 /* ops.c */
 PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* pairwise.c */
+PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
 int32_t cpb_threads(void);

@@ -31,6 +31,7 @@ typedef enum ssim_status {
     SSIM_ERR_NULL_POINTER = 1,     /* a required pointer was NULL */
     SSIM_ERR_BAD_SHAPE = 2,        /* negative size, ndim out of range, or d_a/d_b not in {d, 1} */
     SSIM_ERR_BAD_EPSILON = 3,      /* epsilon negative or NaN */
+    SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
 } ssim_status;
 
 /** The largest outer rank an operation accepts (NumPy's own limit). */
@@ -103,6 +104,72 @@ ssim_status ssim_cosine_grad_f64(const double *a, const double *b, const double 
 /** Describes the compiled kernels: a static, NUL-terminated string such as
  *  "target=native simd_bytes=64 swift=6.3.1". Never NULL. */
 const char *ssim_build_info(void);
+
+/* =============================================================================================
+ * All pairs: pairwise cosine similarity and top-k retrieval (GEMM-class kernels).
+ *
+ * A matrix operand is `rows` vectors of `d` elements: row i, element k of x is at
+ *   x + i * row_stride + k * elem_stride   (bytes; any sign, any layout).
+ * Every result element is one dot product accumulated over k = 0..d-1 in one fixed order by one
+ * thread (through packed panels and a register-tiled FMA micro-kernel), scaled by the product of
+ * the two rows' inverse norms:  c_ij = (x_i . y_j) * (r(x_i) * r(y_j)), r(v) = 1/sqrt(max(|v|^2, eps)).
+ * The scale product is symmetric, so c_ij and c_ji are bitwise equal, and results never depend on
+ * `threads`. A row holding NaN or +-Inf has r = NaN, so its whole row (column) of results is NaN;
+ * a finite row whose squared norm overflows is scaled by a power of two first (exact cosine).
+ * Threads: parked helper threads are created on first use and reused (a concurrent caller runs on
+ * libdispatch instead); the most recently released workspace block (<= 64 MiB) is kept for the next
+ * call, so repeated calls do not page-fault a fresh buffer each time.
+ * ============================================================================================= */
+
+/* ---------------------------------------------------------------------------------------------
+ * Pairwise cosine similarity, batched:  out[b][i][j] = cosine(x[b][i], y[b][j]),
+ * x[b]: n rows, y[b]: m rows, both of d elements; out[b]: n rows of m contiguous elements.
+ * The batch is an outer index space of `ndim` axes with sizes `shape`; for each operand k in
+ * (x, y, out), strides[k * (ndim + 1) + j] is its byte stride along batch axis j and
+ * strides[k * (ndim + 1) + ndim] its row stride. `x_elem_stride`, `y_elem_stride` step along d.
+ * When x and y describe the same rows (same pointer, n == m, equal strides) only the tiles on and
+ * above the diagonal are computed and the rest is mirrored.
+ * `out` must not overlap x or y. Workspace: the packed panels of x and y (at most ~64 MiB per
+ * concurrent batch; larger inputs are processed in blocks) plus a few KiB per thread.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_pairwise_cosine_f16(const ssim_f16 *x, const ssim_f16 *y, ssim_f16 *out,
+                                     int64_t n, int64_t m, int64_t d,
+                                     int64_t x_elem_stride, int64_t y_elem_stride,
+                                     int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                     double epsilon, int32_t threads);
+ssim_status ssim_pairwise_cosine_f32(const float *x, const float *y, float *out,
+                                     int64_t n, int64_t m, int64_t d,
+                                     int64_t x_elem_stride, int64_t y_elem_stride,
+                                     int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                     double epsilon, int32_t threads);
+ssim_status ssim_pairwise_cosine_f64(const double *x, const double *y, double *out,
+                                     int64_t n, int64_t m, int64_t d,
+                                     int64_t x_elem_stride, int64_t y_elem_stride,
+                                     int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                     double epsilon, int32_t threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Top-k retrieval: for each of the `nq` query rows, the `k` corpus rows (of `n`) with the highest
+ * cosine, best first; equal scores in increasing corpus index; NaN scores rank after every number.
+ * scores[qi * k + t] (the query's t-th best cosine, in the input dtype) and indices[qi * k + t]
+ * (its corpus row) are written C-contiguous. 1 <= k <= n, else SSIM_ERR_BAD_SHAPE.
+ * The corpus is streamed in blocks through the same micro-kernel into a bounded heap per query
+ * and thread: workspace O(threads * (queries_per_pass * k + block)), never O(nq * n).
+ * `assume_normalized` != 0 takes r = 1 for every row (inputs already unit length).
+ * The scores are bitwise those ssim_pairwise_cosine_* gives for the same rows.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_top_k_f16(const ssim_f16 *queries, const ssim_f16 *corpus, ssim_f16 *scores, int64_t *indices,
+                           int64_t nq, int64_t n, int64_t d, int64_t k,
+                           int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
+                           double epsilon, int32_t assume_normalized, int32_t threads);
+ssim_status ssim_top_k_f32(const float *queries, const float *corpus, float *scores, int64_t *indices,
+                           int64_t nq, int64_t n, int64_t d, int64_t k,
+                           int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
+                           double epsilon, int32_t assume_normalized, int32_t threads);
+ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *scores, int64_t *indices,
+                           int64_t nq, int64_t n, int64_t d, int64_t k,
+                           int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
+                           double epsilon, int32_t assume_normalized, int32_t threads);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef SWIFTSIM_SIMD_H
 #define SWIFTSIM_SIMD_H
 
+#include "swiftsim_target.h"
+
 typedef float ssim_f32x16 __attribute__((ext_vector_type(16)));
 typedef float ssim_f32x8 __attribute__((ext_vector_type(8)));
 typedef float ssim_f32x4 __attribute__((ext_vector_type(4)));

@@ -1,0 +1,35 @@
+/*
+ * swiftsim_target.h — what the Swift kernels are compiled for (internal to the kernels, like
+ * swiftsim_simd.h; not part of the C ABI).
+ *
+ * Swift's #if cannot test CPU features, but the Clang importer compiles this header for the same
+ * target CPU as the Swift code (-target-cpu), so these constants tell the kernels, at compile time,
+ * the register file they get; branches on them fold away.
+ */
+#ifndef SWIFTSIM_TARGET_H
+#define SWIFTSIM_TARGET_H
+
+/* Width of one SIMD register in bits. */
+#if defined(__AVX512F__)
+#define SSIM_TARGET_SIMD_BITS 512
+#elif defined(__AVX__)
+#define SSIM_TARGET_SIMD_BITS 256
+#else
+#define SSIM_TARGET_SIMD_BITS 128
+#endif
+
+/* Number of SIMD registers (x86: 32 with AVX-512, else 16; AArch64: 32). */
+#if defined(__AVX512F__) || defined(__aarch64__)
+#define SSIM_TARGET_SIMD_REGISTERS 32
+#else
+#define SSIM_TARGET_SIMD_REGISTERS 16
+#endif
+
+/* 1 when fused multiply-add is an instruction (else a call to the software fmaf). */
+#if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
+#define SSIM_TARGET_HAS_FMA 1
+#else
+#define SSIM_TARGET_HAS_FMA 0
+#endif
+
+#endif /* SWIFTSIM_TARGET_H */

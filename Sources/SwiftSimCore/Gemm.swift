@@ -1,0 +1,536 @@
+// Gemm.swift — the engine shared by the all-pairs kernels (Pairwise.swift, TopK.swift): panel packing,
+// the register-tiled FMA micro-kernel, tile epilogues and the task scheduler.
+//
+// The product C = X·Yᵀ (X: rows x_i, Y: rows y_j, both of length d) is computed the way BLIS/GotoBLAS
+// compute a GEMM:
+//   - Packing: rows of X are copied (widened to Acc, transposed) into panels of MR rows laid out
+//     [k][MR]; rows of Y into panels of NR = NRV registers laid out [k][NR]. Tails are zero-padded, so
+//     the micro-kernel never branches. Each row's inverse norm r is computed while packing
+//     (TensorFlow's rule, Reduce.swift) and stored beside the panel.
+//   - Micro-kernel: an MR × NRV-register tile of accumulators stays in registers; per k it loads the NRV
+//     registers of the Y panel and broadcasts the MR values of the X panel: MR·NRV FMAs. The shape
+//     follows the compile target's register file (swiftsim_target.h): 12 × 2 on AVX-512 (24 of the 32
+//     zmm registers: 32 Float or 16 Double columns), 6 × 1 on AVX2 and NEON, 2 × 1 on SSE.
+//   - Blocking: d is cut into blocks of KC so an X panel block (MR × KC) stays in L1 while the Y panels
+//     of a block of NC rows stream from L2; partial tiles wait in a small Acc buffer, which is lossless,
+//     so the blocking never changes a bit of the result.
+//   - Each result element is one accumulator lane: a sequential FMA chain over k = 0..d-1 in Acc.
+//     Error against the exact dot product: at most d·u·Σ|x_k y_k| (u = 2⁻²⁴ Float, 2⁻⁵³ Double), about
+//     sqrt(d)·u·|x||y| typically — the same as any BLAS. Results never depend on the thread count.
+// Float16 rows are widened to Float when packed, so float16 accumulates in float32.
+
+import CSwiftSim
+import CSwiftSimSIMD
+import Dispatch
+import Glibc
+import Synchronization
+
+/// Rows of X per register tile (the broadcast side), from the target's register file.
+@inline(__always) var gemmMR: Int {
+    SSIM_TARGET_SIMD_BITS >= 512 ? 12 : (SSIM_TARGET_SIMD_BITS >= 256 || SSIM_TARGET_SIMD_REGISTERS >= 32) ? 6 : 2
+}
+/// Registers (of 512 bits: T.Vec) of Y per register tile.
+@inline(__always) var gemmNRV: Int { SSIM_TARGET_SIMD_BITS >= 512 ? 2 : 1 }
+/// Columns of Y per register tile.
+@inline(__always) func gemmNR<T: SimScalar>(_: T.Type) -> Int { gemmNRV &* T.Vec.scalarCount }
+/// Registers of one tile.
+@inline(__always) var gemmTileVectors: Int { gemmMR &* gemmNRV }
+/// Depth of one K block (elements): a 12 × 256 Float block of X is 12 KiB, under half of L1. (128…768
+/// measured within noise of each other for d = 768; blocking is lossless, see above.)
+let gemmKC = 256
+/// Bytes of packed Y a thread keeps hot in its L2 (1 MiB per core here), leaving room for the X stream;
+/// 768 KiB measured best for d = 768 in float32 and float64 (512 KiB: float64 6% slower).
+let gemmYBlockBytes = 768 << 10
+/// Most Y panels per block (bounds the per-thread tile buffer).
+let gemmMaxBlockPanels = 32
+/// Bytes of packed panels one side may take before the rows are processed in several passes.
+let gemmPackBytes = 32 << 20
+
+/// c + a·b, fused where the target has FMA, else a multiply and an add (the software fmaf is 30× slower).
+
+// MARK: workspace
+
+/// The most recently released workspace block, kept for the next call: a fresh block of tens of MiB
+/// comes from mmap and its first touch costs a page fault and a zeroed page per 4 KiB (5-10% of a
+/// 4096² product). At most one block of at most `workspaceCacheBytes` is kept (like a BLAS buffer).
+private let cachedWorkspace = Atomic<UnsafeMutableRawPointer?>(nil)
+let workspaceCacheBytes = 64 << 20
+
+/// A 64-byte aligned heap block that reports failure instead of trapping. Its first 64 bytes (before
+/// `base`) hold its capacity.
+struct Workspace {
+    let base: UnsafeMutableRawPointer?
+    private let block: UnsafeMutableRawPointer?
+
+    init(bytes: Int) {
+        let need = max(bytes, 64)
+        if let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {
+            if c.load(as: Int.self) >= need {
+                block = c
+                base = c + 64
+                return
+            }
+            Glibc.free(c)
+        }
+        var p: UnsafeMutableRawPointer? = nil
+        if bytes >= 0, bytes <= Int.max - 128, posix_memalign(&p, 64, need + 64) == 0, let p {
+            p.storeBytes(of: need, as: Int.self)
+            block = p
+            base = p + 64
+        } else {
+            block = nil
+            base = nil
+        }
+    }
+
+    /// Returns the block to the cache (if it is small enough and the cache is empty) or to the system.
+    func free() {
+        guard let block else { return }
+        if block.load(as: Int.self) <= workspaceCacheBytes,
+            cachedWorkspace.compareExchange(expected: nil, desired: block, ordering: .acquiringAndReleasing).exchanged
+        {
+            return
+        }
+        Glibc.free(block)
+    }
+}
+
+/// Offsets of the pieces of one workspace, each 64-byte aligned; `total` is nil if a size overflowed.
+struct WorkspacePlan {
+    private var size = 0
+    private var overflowed = false
+    /// Reserves `bytes` and returns their offset.
+    mutating func reserve(_ bytes: Int) -> Int {
+        let at = size
+        let (r, o) = size.addingReportingOverflow((max(bytes, 0) &+ 63) & ~63)
+        if o || bytes < 0 || bytes > Int.max - 64 { overflowed = true } else { size = r }
+        return at
+    }
+    var total: Int? { overflowed ? nil : size }
+}
+
+/// `a * b` (and more factors) or nil on overflow: workspace sizes are computed from caller counts.
+@inline(__always) func checkedProduct(_ xs: Int...) -> Int? {
+    var p = 1
+    for x in xs {
+        let (r, o) = p.multipliedReportingOverflow(by: x)
+        if o || x < 0 { return nil }
+        p = r
+    }
+    return p
+}
+
+// MARK: packing
+
+/// How one row enters the product: its elements are multiplied by `factor` when packed (1, or a power of
+/// two for a finite row whose squared norm overflows Acc, which makes the cosine exact there) and its
+/// inverse norm is `r` = 1/sqrt(max(|factor·x|², ε)); NaN for a row holding NaN or ±Inf.
+@inline(__always)
+func rowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+    -> (factor: T.Acc, r: T.Acc)
+{
+    let s =
+        es == MemoryLayout<T>.stride
+        ? sumSquares(row, d, T.self) : StridedRow<T>(base: row, stride: es, count: d).sumSquares()
+    if s.isFinite { return (1, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r) }
+    return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
+}
+
+/// The rare branch of `rowScale`, kept out of line.
+@inline(never)
+func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+    -> (factor: T.Acc, r: T.Acc)
+{
+    let v = StridedRow<T>(base: row, stride: es, count: d)
+    let mx = v.maxMagnitude()
+    guard mx.isFinite else { return (1, .nan) }
+    let f = T.Acc(sign: .plus, exponent: -mx.exponent, significand: 1)  // scaled magnitudes < 2, exact
+    var s: T.Acc = 0
+    for k in 0..<d { let e = v[k] * f; s = s.madd(e, e) }
+    return (f, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r)
+}
+
+/// Packs `rows` (≤ `width`) rows starting at `src` into one panel laid out [k][width] in Acc, zero-padding
+/// rows `rows..<width`, and writes each row's inverse norm to `scales[0..<width]` (0 for padding, 1 for
+/// every row when `normalize` is false). The copy goes in chunks of 64 k so the transposed writes stay
+/// in L1 (a whole panel is up to width × d × 8 bytes).
+@inline(__always)
+func packPanel<T: SimScalar>(
+    _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int,
+    into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool,
+    _: T.Type
+) {
+    withUnsafeTemporaryAllocation(of: T.Acc.self, capacity: width) { factors in
+        let f = factors.baseAddress!
+        var scaled = false
+        for r in 0..<rows {
+            if normalize {
+                let sc = rowScale(src + r &* rowStride, d, es, epsilon: epsilon, T.self)
+                f[r] = sc.factor
+                scales[r] = sc.r
+                scaled = scaled || sc.factor != 1
+            } else {
+                f[r] = 1
+                scales[r] = 1
+            }
+        }
+        for r in rows..<width { scales[r] = 0 }
+        let contiguous = es == MemoryLayout<T>.stride
+        var k0 = 0
+        while k0 < d {
+            let k1 = min(d, k0 &+ 64)
+            for r in 0..<rows {
+                let row = src + r &* rowStride
+                let p = dst + r
+                if contiguous && !scaled {
+                    let t = row.assumingMemoryBound(to: T.self)
+                    for k in k0..<k1 { p[k &* width] = T.widen(t[k]) }
+                } else {
+                    let fr = f[r]
+                    for k in k0..<k1 { p[k &* width] = T.widen(row.load(fromByteOffset: k &* es, as: T.self)) * fr }
+                }
+            }
+            for r in rows..<width {
+                for k in k0..<k1 { dst[k &* width &+ r] = 0 }
+            }
+            k0 = k1
+        }
+    }
+}
+
+// MARK: micro-kernel
+
+/// One register tile: c[r·NRV + v] (+)= Σ_k a[k·MR + r] · b[k·NR + v·w ..< k·NR + (v+1)·w] over `kc` steps
+/// (starting from zero unless `accumulate`). `a` is a packed X panel, `b` a packed Y panel (64-byte
+/// aligned), `c` a buffer of MR·NRV registers.
+@inline(__always)
+func microKernel<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    switch gemmMR {
+    case 12: microKernel12x2(a, b, kc, c, accumulate: accumulate)
+    case 6: microKernel6x1(a, b, kc, c, accumulate: accumulate)
+    default: microKernel2x1(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+/// The 12 × 2-register tile (see `microKernel`).
+@inline(never)
+func microKernel12x2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V()
+    var c1a = V(), c1b = V()
+    var c2a = V(), c2b = V()
+    var c3a = V(), c3b = V()
+    var c4a = V(), c4b = V()
+    var c5a = V(), c5b = V()
+    var c6a = V(), c6b = V()
+    var c7a = V(), c7b = V()
+    var c8a = V(), c8b = V()
+    var c9a = V(), c9b = V()
+    var c10a = V(), c10b = V()
+    var c11a = V(), c11b = V()
+    if accumulate {
+        c0a = c[0]; c0b = c[1]
+        c1a = c[2]; c1b = c[3]
+        c2a = c[4]; c2b = c[5]
+        c3a = c[6]; c3b = c[7]
+        c4a = c[8]; c4b = c[9]
+        c5a = c[10]; c5b = c[11]
+        c6a = c[12]; c6b = c[13]
+        c7a = c[14]; c7b = c[15]
+        c8a = c[16]; c8b = c[17]
+        c9a = c[18]; c9b = c[19]
+        c10a = c[20]; c10b = c[21]
+        c11a = c[22]; c11b = c[23]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = pb.load(fromByteOffset: 1 &* step, as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); c0b = c0b.madd(s, b1)
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); c1b = c1b.madd(s, b1)
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0); c2b = c2b.madd(s, b1)
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0); c3b = c3b.madd(s, b1)
+        s = V(repeating: pa[4]); c4a = c4a.madd(s, b0); c4b = c4b.madd(s, b1)
+        s = V(repeating: pa[5]); c5a = c5a.madd(s, b0); c5b = c5b.madd(s, b1)
+        s = V(repeating: pa[6]); c6a = c6a.madd(s, b0); c6b = c6b.madd(s, b1)
+        s = V(repeating: pa[7]); c7a = c7a.madd(s, b0); c7b = c7b.madd(s, b1)
+        s = V(repeating: pa[8]); c8a = c8a.madd(s, b0); c8b = c8b.madd(s, b1)
+        s = V(repeating: pa[9]); c9a = c9a.madd(s, b0); c9b = c9b.madd(s, b1)
+        s = V(repeating: pa[10]); c10a = c10a.madd(s, b0); c10b = c10b.madd(s, b1)
+        s = V(repeating: pa[11]); c11a = c11a.madd(s, b0); c11b = c11b.madd(s, b1)
+        pa += 12
+        pb += 2 &* step
+    }
+    c[0] = c0a; c[1] = c0b
+    c[2] = c1a; c[3] = c1b
+    c[4] = c2a; c[5] = c2b
+    c[6] = c3a; c[7] = c3b
+    c[8] = c4a; c[9] = c4b
+    c[10] = c5a; c[11] = c5b
+    c[12] = c6a; c[13] = c6b
+    c[14] = c7a; c[15] = c7b
+    c[16] = c8a; c[17] = c8b
+    c[18] = c9a; c[19] = c9b
+    c[20] = c10a; c[21] = c10b
+    c[22] = c11a; c[23] = c11b
+}
+
+/// The 6 × 1-register tile (see `microKernel`).
+@inline(never)
+func microKernel6x1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V()
+    var c1a = V()
+    var c2a = V()
+    var c3a = V()
+    var c4a = V()
+    var c5a = V()
+    if accumulate {
+        c0a = c[0]
+        c1a = c[1]
+        c2a = c[2]
+        c3a = c[3]
+        c4a = c[4]
+        c5a = c[5]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0)
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0)
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0)
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0)
+        s = V(repeating: pa[4]); c4a = c4a.madd(s, b0)
+        s = V(repeating: pa[5]); c5a = c5a.madd(s, b0)
+        pa += 6
+        pb += 1 &* step
+    }
+    c[0] = c0a
+    c[1] = c1a
+    c[2] = c2a
+    c[3] = c3a
+    c[4] = c4a
+    c[5] = c5a
+}
+
+/// The 2 × 1-register tile (see `microKernel`).
+@inline(never)
+func microKernel2x1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V()
+    var c1a = V()
+    if accumulate {
+        c0a = c[0]
+        c1a = c[1]
+    }
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0)
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0)
+        pa += 2
+        pb += 1 &* step
+    }
+    c[0] = c0a
+    c[1] = c1a
+}
+
+// MARK: epilogues
+
+/// The inverse norms of one Y panel's columns, as NRV registers.
+struct PanelScales<V: SIMD> where V.Scalar: BinaryFloatingPoint {
+    let r0: V, r1: V
+    @inline(__always) init(_ ry: UnsafePointer<V.Scalar>) {
+        r0 = UnsafeRawPointer(ry).loadUnaligned(as: V.self)
+        r1 = gemmNRV > 1 ? UnsafeRawPointer(ry + V.scalarCount).loadUnaligned(as: V.self) : V()
+    }
+    /// Register v of tile row `row` scaled by r_i · r_j (a product symmetric in i and j).
+    @inline(__always) func scaled(_ c: UnsafePointer<V>, row: Int, _ v: Int, ri: V) -> V {
+        c[row &* gemmNRV &+ v] * (ri * (v == 0 ? r0 : r1))
+    }
+}
+
+/// Stores `tiles` consecutive scaled tiles (one X panel × `tiles` Y panels: `rows` × `cols` valid, the
+/// last tile possibly partial) to `out` (row stride `rowStride` bytes, columns contiguous), one output
+/// row at a time so that the stores run along each row.
+@inline(__always)
+func storeTiles<T: SimScalar>(
+    _ c: UnsafePointer<T.Vec>, tiles: Int, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
+    out: UnsafeMutableRawPointer, rowStride: Int, _: T.Type
+) {
+    let w = T.Vec.scalarCount, nrv = gemmNRV, nr = nrv &* w, size = MemoryLayout<T>.stride
+    for r in 0..<rows {
+        let ri = T.Vec(repeating: rx[r])
+        let o = out + r &* rowStride
+        for t in 0..<tiles {
+            let scales = PanelScales<T.Vec>(ry + t &* nr)
+            let tile = c + t &* gemmTileVectors
+            let ot = o + t &* nr &* size
+            let valid = min(nr, cols &- t &* nr)
+            if valid == nr {
+                for v in 0..<nrv { T.store(scales.scaled(tile, row: r, v, ri: ri), ot + v &* w &* size) }
+            } else {
+                for v in 0..<nrv where v &* w < valid {
+                    let x = scales.scaled(tile, row: r, v, ri: ri)
+                    for l in 0..<min(w, valid &- v &* w) {
+                        ot.storeBytes(of: T.narrow(x[l]), toByteOffset: (v &* w &+ l) &* size, as: T.self)
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: scheduling
+
+/// Runs `body(worker, task)` for every task in 0..<count on at most `threads` threads (worker ids
+/// 0..<threads, 0 being the calling thread). Tasks are handed out in increasing order from a shared
+/// counter, so each worker sees increasing task numbers; which worker runs which task never affects a
+/// result.
+func forEachTask(_ count: Int, threads: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+    let t = max(1, min(threads, count))
+    if t == 1 {
+        for i in 0..<count { body(0, i) }
+        return
+    }
+    if taskPool.run(count, threads: t, body) { return }
+    // The pool is busy with another caller's job (or t is beyond its size): libdispatch instead.
+    let next = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: t) { w in
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { return }
+            body(w, i)
+        }
+    }
+}
+
+/// Parked helper threads for `forEachTask`. libdispatch's concurrentPerform was measured to start its
+/// second iteration only after ~2 ms when the process had been idle for 10 ms or more (its workers are
+/// not woken promptly), which halves the speed of 5-10 ms calls; a pthread parked on a condition
+/// variable wakes in ~20 µs. Helpers are created on first use (at most `maxHelpers`), run one job at a
+/// time, and are forgotten in a forked child (which creates its own).
+final class TaskPool: @unchecked Sendable {
+    static let maxHelpers = 63
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let busy = Atomic<Bool>(false)
+    private let next = Atomic<Int>(0)
+    // Guarded by `lock`:
+    private var helpers = 0
+    private var generation = 0
+    /// The generation before the job during which the newest helpers were created: a helper starts
+    /// from it, so it takes part in that job even if it first gets the lock after the job started.
+    private var createdAt = 0
+    private var jobThreads = 0
+    private var jobCount = 0
+    private var running = 0
+    private var jobBody: ((Int, Int) -> Void)? = nil
+
+    init() {
+        initialize()
+        pthread_atfork(nil, nil) { taskPool.afterFork() }
+    }
+
+    private func initialize() {
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(finished, nil)
+    }
+
+    /// In a forked child only the forking thread exists: forget the helpers and any job in flight.
+    fileprivate func afterFork() {
+        initialize()
+        helpers = 0
+        jobBody = nil
+        running = 0
+        busy.store(false, ordering: .relaxed)
+    }
+
+    /// Runs the job on the caller and `threads - 1` helpers; false (nothing run) if the pool is busy,
+    /// too small, or a helper cannot be created.
+    func run(_ count: Int, threads: Int, _ body: (Int, Int) -> Void) -> Bool {
+        guard threads - 1 <= Self.maxHelpers,
+            busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        pthread_mutex_lock(lock)
+        createdAt = generation
+        while helpers < threads - 1 {
+            var thread = pthread_t()
+            let id = UnsafeMutableRawPointer(bitPattern: helpers + 1)
+            guard pthread_create(&thread, nil, { arg in taskPool.helperLoop(id: Int(bitPattern: arg)) }, id) == 0 else {
+                pthread_mutex_unlock(lock)
+                return false
+            }
+            pthread_detach(thread)
+            helpers += 1
+        }
+        return withoutActuallyEscaping(body) { body in
+            next.store(0, ordering: .relaxed)
+            jobBody = body
+            jobCount = count
+            jobThreads = threads
+            running = threads - 1
+            generation &+= 1
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(lock)
+            work(worker: 0, count: count, body)
+            pthread_mutex_lock(lock)
+            while running > 0 { pthread_cond_wait(finished, lock) }
+            jobBody = nil
+            pthread_mutex_unlock(lock)
+            return true
+        }
+    }
+
+    @inline(__always) private func work(worker: Int, count: Int, _ body: (Int, Int) -> Void) {
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= count { return }
+            body(worker, i)
+        }
+    }
+
+    private func helperLoop(id: Int) -> UnsafeMutableRawPointer? {
+        pthread_mutex_lock(lock)
+        var seen = createdAt
+        while true {
+            while generation == seen { pthread_cond_wait(wake, lock) }
+            seen = generation
+            guard id < jobThreads, let body = jobBody else { continue }
+            let count = jobCount
+            pthread_mutex_unlock(lock)
+            work(worker: id, count: count, body)
+            pthread_mutex_lock(lock)
+            running -= 1
+            if running == 0 { pthread_cond_signal(finished) }
+        }
+    }
+}
+
+let taskPool = TaskPool()
+
+/// The threads worth using for `work` multiply-adds (one thread below `parallelThreshold` × 16).
+@inline(__always) func gemmThreads(_ threads: Int32, work: Int) -> Int {
+    work < parallelThreshold &* 16 ? 1 : max(1, Int(threads))
+}

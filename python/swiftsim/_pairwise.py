@@ -1,0 +1,236 @@
+"""All pairs: pairwise cosine similarity, its row-blocked form, and top-k retrieval.
+
+The products are computed by the GEMM-class Swift kernels of ``swiftsim._swiftsim`` (packed panels,
+a register-tiled FMA micro-kernel, threads over output tiles); this module validates, broadcasts and
+enforces the working-memory budget (``swiftsim.config.working_memory``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from . import _swiftsim
+from ._config import check_working_memory, config
+from ._validation import as_float_array, check_epsilon, check_out, common_dtype, kernel_dtype, native
+
+__all__ = ["pairwise_cosine_similarity", "pairwise_chunks", "top_k"]
+
+
+def _format_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _prepare(x, y):
+    """Validates the operands of the all-pairs functions.
+
+    Returns ``(a, b, batch, dtype)``: native arrays of the common dtype broadcast to ``batch + (n, d)``
+    and ``batch + (m, d)`` (views, never copies of contiguous data); ``b is a`` when ``y`` is None.
+    """
+    a = as_float_array(x, "x")
+    b = None if y is None else as_float_array(y, "y")
+    dtype = kernel_dtype(a.dtype, "x") if b is None else common_dtype(a, b, names=("x", "y"))
+    for arr, name in ((a, "x"), (b, "y")):
+        if arr is not None and arr.ndim < 2:
+            raise ValueError(
+                f"{name} must have at least 2 dimensions (..., rows, features), got shape {arr.shape}"
+            )
+    if b is not None and a.shape[-1] != b.shape[-1]:
+        raise ValueError(
+            f"x and y must have the same number of features (last axis): shapes {a.shape} and {b.shape}"
+        )
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], () if b is None else b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"the batch axes of x and y cannot be broadcast together: shapes {a.shape} and {b.shape}"
+        ) from None
+    a = np.broadcast_to(native(a, dtype), batch + a.shape[-2:])
+    b = a if b is None else np.broadcast_to(native(b, dtype), batch + b.shape[-2:])
+    return a, b, batch, dtype
+
+
+def _run(a: np.ndarray, b: np.ndarray, target: np.ndarray, eps: float) -> None:
+    """The kernel call; ``target`` must not overlap the inputs."""
+    if a.size and b.size:
+        _swiftsim.pairwise_cosine(a, b, target, eps)
+    elif target.size:  # d == 0: every vector is zero
+        target[...] = 0.0 if eps > 0 else np.nan
+
+
+def pairwise_cosine_similarity(x, y=None, epsilon=1e-12, *, out=None):
+    """Cosine similarity of every row of ``x`` with every row of ``y``; values in [-1, 1].
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n, d)
+    y : array_like, shape (..., m, d), optional
+        Default ``x`` (then only one triangle is computed and mirrored: the result is exactly
+        symmetric). Leading (batch) axes of ``x`` and ``y`` broadcast as in NumPy.
+    epsilon : float, default 1e-12
+        Floor on each squared norm (1e-12: TF 2.x / Keras 2; 1e-14: Keras 3).
+    out : ndarray, optional
+        Receives the result: exact shape and dtype, C-contiguous, writeable. With ``out`` the
+        working-memory budget is not checked (the memory is already yours).
+
+    Returns
+    -------
+    ndarray, shape (..., n, m)
+        In the inputs' (promoted) float dtype; ints and bools compute in float32.
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, or when the result would take more than
+        ``swiftsim.config.working_memory`` bytes (default 4 GiB) and ``out`` is not given.
+
+    Notes
+    -----
+    ``c[i, j] = (x_i·y_j) · (r_i · r_j)`` with ``r = 1/sqrt(max(|row|², ε))``, the norms computed once
+    per row. A zero row gives 0; a row holding NaN or Inf gives NaN in its whole row (column).
+    ``keras.layers.Dot(axes=2, normalize=True)`` on ``(B, n, d)`` and ``(B, m, d)`` is this function
+    with ``epsilon=1e-14``.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> swiftsim.ops.pairwise_cosine_similarity(np.array([[1., 0.], [1., 1.]]))
+    array([[1.        , 0.70710678],
+           [0.70710678, 1.        ]])
+    """
+    eps = check_epsilon(epsilon)
+    a, b, batch, dtype = _prepare(x, y)
+    shape = batch + (a.shape[-2], b.shape[-2])
+    if out is not None:
+        target = check_out(out, shape, dtype)
+        if np.may_share_memory(target, a) or np.may_share_memory(target, b):
+            tmp = np.empty(shape, dtype)
+            _run(a, b, tmp, eps)
+            target[...] = tmp
+        else:
+            _run(a, b, target, eps)
+        return target
+    nbytes = math.prod(shape) * dtype.itemsize
+    budget = config.working_memory
+    if nbytes > budget:
+        raise ValueError(
+            f"pairwise_cosine_similarity: the result of shape {shape} and dtype {dtype} would take "
+            f"{nbytes} bytes ({_format_bytes(nbytes)}), more than the working-memory budget of {budget} "
+            f"bytes ({_format_bytes(budget)}); pass out=, iterate with pairwise_chunks, or raise "
+            "swiftsim.config.working_memory"
+        )
+    target = np.empty(shape, dtype)
+    _run(a, b, target, eps)
+    return target
+
+
+def pairwise_chunks(x, y=None, epsilon=1e-12, *, working_memory=None):
+    """Yields ``(row_slice, block)``: the pairwise cosine matrix in row blocks that fit a memory budget.
+
+    ``block`` is ``pairwise_cosine_similarity(x, y)[..., row_slice, :]`` (values in [-1, 1]), computed
+    on its own, so at most one block is alive per step (the idea of scikit-learn's
+    ``pairwise_distances_chunked``). The blocks cover rows ``0..n`` in order.
+
+    Parameters
+    ----------
+    x, y, epsilon
+        As in :func:`pairwise_cosine_similarity`.
+    working_memory : int, optional
+        Bytes one block may take (default ``swiftsim.config.working_memory``); a block has at least
+        one row even when one row is larger.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> x = np.eye(3)
+    >>> [(s, b.shape) for s, b in swiftsim.ops.pairwise_chunks(x, working_memory=48)]
+    [(slice(0, 2, None), (2, 3)), (slice(2, 3, None), (1, 3))]
+    """
+    eps = check_epsilon(epsilon)
+    budget = config.working_memory if working_memory is None else check_working_memory(working_memory)
+    a, b, batch, dtype = _prepare(x, y)
+    n, m = a.shape[-2], b.shape[-2]
+    row_bytes = math.prod(batch) * m * dtype.itemsize
+    rows = max(1, min(n, budget // row_bytes if row_bytes else n))
+    return _chunks(a, b, batch, dtype, eps, rows)
+
+
+def _chunks(a, b, batch, dtype, eps, rows):
+    n, m = a.shape[-2], b.shape[-2]
+    for i0 in range(0, n, rows):
+        i1 = min(n, i0 + rows)
+        block = np.empty(batch + (i1 - i0, m), dtype)
+        _run(a[..., i0:i1, :], b, block, eps)
+        yield slice(i0, i1), block
+
+
+def top_k(queries, corpus, k, epsilon=1e-12, *, assume_normalized=False):
+    """The ``k`` corpus rows most cosine-similar to each query, best first.
+
+    Parameters
+    ----------
+    queries : array_like, shape (q, d) or (d,)
+    corpus : array_like, shape (n, d)
+    k : int
+        1 <= k <= n.
+    epsilon : float, default 1e-12
+        Floor on each squared norm.
+    assume_normalized : bool, default False
+        Take every row as unit length (skip the norms): the scores are then plain dot products.
+
+    Returns
+    -------
+    (scores, indices) : tuple of ndarray, shapes (q, k) (or (k,) for one 1-D query)
+        ``scores`` in the inputs' float dtype, each in [-1, 1], descending; ``indices`` int64 corpus
+        rows. Equal scores are ordered by lower index; NaN scores (rows holding NaN or Inf) rank last.
+
+    Notes
+    -----
+    The corpus is streamed in blocks through the pairwise kernel into a bounded heap per query, so
+    memory is O(q·k + block), never O(q·n); the scores are bitwise those of
+    :func:`pairwise_cosine_similarity`.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> corpus = np.array([[1., 0.], [0., 1.], [1., 1.]])
+    >>> swiftsim.ops.top_k(np.array([[1., 0.2]]), corpus, 2)
+    (array([[0.98058068, 0.83205029]]), array([[0, 2]]))
+    """
+    eps = check_epsilon(epsilon)
+    q = as_float_array(queries, "queries")
+    c = as_float_array(corpus, "corpus")
+    dtype = common_dtype(q, c, names=("queries", "corpus"))
+    if isinstance(k, bool):
+        raise TypeError("k must be an integer, got bool")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"k must be an integer, got {type(k).__name__}") from None
+    if not isinstance(assume_normalized, (bool, np.bool_)):
+        raise TypeError(f"assume_normalized must be a bool, got {type(assume_normalized).__name__}")
+    if q.ndim not in (1, 2):
+        raise ValueError(f"queries must have shape (q, d) or (d,), got {q.shape}")
+    if c.ndim != 2:
+        raise ValueError(f"corpus must have shape (n, d), got {c.shape}")
+    if q.shape[-1] != c.shape[-1]:
+        raise ValueError(
+            f"queries and corpus must have the same number of features: shapes {q.shape} and {c.shape}"
+        )
+    n = c.shape[0]
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and the number of corpus rows ({n}), got {k}")
+    single = q.ndim == 1
+    q2 = native(q, dtype).reshape(1, -1) if single else native(q, dtype)
+    c2 = native(c, dtype)
+    scores = np.empty((q2.shape[0], k), dtype)
+    indices = np.empty((q2.shape[0], k), np.int64)
+    if q2.shape[0]:
+        _swiftsim.top_k(q2, c2, scores, indices, eps, bool(assume_normalized))
+    return (scores[0], indices[0]) if single else (scores, indices)
