@@ -6,12 +6,14 @@ from . import layers as layers
 from . import losses as losses
 from . import metrics as metrics
 from . import ops as ops
+from ._config import Config
 
 __all__ = [
     "ops",
     "losses",
     "metrics",
     "layers",
+    "config",
     "build_info",
     "get_num_threads",
     "set_num_threads",
@@ -19,6 +21,7 @@ __all__ = [
 ]
 
 __version__: str
+config: Config  # process-wide settings: config.working_memory (bytes one pairwise result may take)
 
 @type_check_only
 class _BuildInfo(TypedDict):

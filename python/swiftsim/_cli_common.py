@@ -109,6 +109,7 @@ class Progress:
         self.done = 0
         self.t0 = time.perf_counter()
         self._last = 0.0
+        self._drawn = -1  # `done` when the bar was last drawn
         self.suffix = ""
 
     def update(self, n: int = 1, suffix: str | None = None) -> None:
@@ -121,6 +122,7 @@ class Progress:
             self._draw(now)
 
     def _draw(self, now: float) -> None:
+        self._drawn = self.done
         filled = self.width * self.done // self.total
         bar = "#" * filled + "." * (self.width - filled)
         extra = f" {self.suffix}" if self.suffix else ""
@@ -133,7 +135,8 @@ class Progress:
         """Ends the bar's line; returns the elapsed seconds."""
         elapsed = time.perf_counter() - self.t0
         if self.enabled:
-            self._draw(time.perf_counter())
+            if self._drawn != self.done:
+                self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
         return elapsed

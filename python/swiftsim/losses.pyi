@@ -35,10 +35,20 @@ class CosineSimilarity:
         self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
     ) -> _Floats | np.floating[Any]: ...
     def gradient(
-        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+        self,
+        y_true: ArrayLike,
+        y_pred: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        out: np.ndarray[Any, Any] | None = None,
     ) -> _Floats: ...
     def value_and_gradient(
-        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+        self,
+        y_true: ArrayLike,
+        y_pred: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        out: np.ndarray[Any, Any] | None = None,
     ) -> tuple[_Floats | np.floating[Any], _Floats]: ...
     def get_config(self) -> dict[str, Any]: ...
     @classmethod

@@ -1,5 +1,6 @@
 """Type stubs for swiftsim.ops: positive cosine similarity, l2 normalisation, gradients, pairwise, top-k."""
 
+from collections.abc import Iterator
 from typing import Any, TypeVar, overload
 
 import numpy as np
@@ -9,6 +10,7 @@ __all__ = [
     "cosine_similarity",
     "cosine_similarity_grad",
     "l2_normalize",
+    "pairwise_chunks",
     "pairwise_cosine_similarity",
     "top_k",
 ]
@@ -58,6 +60,9 @@ def pairwise_cosine_similarity(
 def pairwise_cosine_similarity(
     x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, out: _ArrayT
 ) -> _ArrayT: ...
+def pairwise_chunks(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, working_memory: int | None = None
+) -> Iterator[tuple[slice, _Floats]]: ...
 def top_k(
     queries: ArrayLike, corpus: ArrayLike, k: int, epsilon: float = 1e-12, *, assume_normalized: bool = False
 ) -> tuple[_Floats, NDArray[np.int64]]: ...
