@@ -203,20 +203,33 @@ class Dot:
         dtype = common_dtype(x, y, names=("x", "y"))
         ax, ay = self._resolve_axes(x.shape, y.shape)
         x, y = native(x, dtype), native(y, dtype)
+        batch, k = x.shape[0], x.shape[ax]
+        x_rest = x.shape[1:ax] + x.shape[ax + 1 :]
+        y_rest = y.shape[1:ay] + y.shape[ay + 1 :]
+        self._saved = (x, y, ax, ay, dtype)
+        if self.normalize:
+            # Normalised dot products are cosines: the all-pairs kernel, norms fused, no copies of x̂, ŷ.
+            xr = np.moveaxis(x, ax, -1).reshape(batch, math.prod(x_rest), k)
+            yr = np.moveaxis(y, ay, -1).reshape(batch, math.prod(y_rest), k)
+            out = ops.pairwise_cosine_similarity(xr, yr, self.epsilon)
+        else:
+            _, _, x3, y3 = self._operands()
+            out = np.matmul(x3, y3).astype(dtype, copy=False)  # float16 accumulated in float32
+        shape = (batch,) + x_rest + y_rest
+        return out.reshape(shape if len(shape) > 1 else (batch, 1))
+
+    def _operands(self):
+        """For the last call: x̂, ŷ (or x, y) and their (B, P, K) and (B, K, Q) matrix views."""
+        x, y, ax, ay, dtype = self._saved
         xn = ops.l2_normalize(x, ax, self.epsilon) if self.normalize else x
         yn = ops.l2_normalize(y, ay, self.epsilon) if self.normalize else y
-        # (B, P, K) @ (B, K, Q), accumulating float16 in float32
         acc = np.float32 if dtype == np.float16 else dtype
         xm = np.moveaxis(xn, ax, -1)
         ym = np.moveaxis(yn, ay, 1)
         batch, k = x.shape[0], x.shape[ax]
-        x_rest, y_rest = xm.shape[1:-1], ym.shape[2:]
-        x3 = xm.reshape(batch, math.prod(x_rest), k).astype(acc, copy=False)
-        y3 = ym.reshape(batch, k, math.prod(y_rest)).astype(acc, copy=False)
-        out = np.matmul(x3, y3).astype(dtype, copy=False)
-        self._saved = (x, y, xn, yn, ax, ay, x3, y3, dtype)
-        shape = (batch,) + x_rest + y_rest
-        return out.reshape(shape if len(shape) > 1 else (batch, 1))
+        x3 = xm.reshape(batch, math.prod(xm.shape[1:-1]), k).astype(acc, copy=False)
+        y3 = ym.reshape(batch, k, math.prod(ym.shape[2:])).astype(acc, copy=False)
+        return xn, yn, x3, y3
 
     def backward(self, upstream):
         """``(dx, dy)``, the gradients of ``sum(upstream * output)`` for the last call; shapes of x and y.
@@ -227,7 +240,8 @@ class Dot:
         """
         if self._saved is None:
             raise _no_forward(self)
-        x, y, xn, yn, ax, ay, x3, y3, dtype = self._saved
+        x, y, ax, ay, dtype = self._saved
+        xn, yn, x3, y3 = self._operands()
         batch, p, q = x3.shape[0], x3.shape[1], y3.shape[2]
         out_shape = (batch,) + np.moveaxis(xn, ax, -1).shape[1:-1] + np.moveaxis(yn, ay, 1).shape[2:]
         out_shape = out_shape if len(out_shape) > 1 else (batch, 1)
