@@ -524,7 +524,16 @@ def case_loss(L: Libs, n: int, d: int, dtype) -> Case:
         c = np.einsum("ij,ij->i", th, ph)[:, None]
         return -c.mean(), (rp * (c * ph - th)) / p.shape[0]
 
-    impls = [
+    impls = []
+    if "out" in inspect.signature(loss_obj.value_and_gradient).parameters:
+        impls.append(
+            Impl(
+                "swiftsim losses.CosineSimilarity().value_and_gradient (out=)",
+                "swiftsim",
+                lambda: (lambda out: lambda: loss_obj.value_and_gradient(yt, yp, out=out))(np.empty_like(yp)),
+            )
+        )
+    impls += [
         Impl(
             "swiftsim losses.CosineSimilarity().value_and_gradient",
             "swiftsim",

@@ -51,10 +51,20 @@ def load_npy(path: str, what: str, *, mmap: bool = True) -> np.ndarray:
 def import_tensorflow(command: str):
     """``tensorflow``, imported quietly; a :class:`CliError` that says how to install it when missing."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL: silence the
+    # process's stderr while it loads; a failed import still raises (Python exceptions do not use it).
+    saved = os.dup(2)
     try:
-        import tensorflow as tf  # type: ignore[import-untyped,unused-ignore]
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf  # type: ignore[import-untyped,unused-ignore]
+            finally:
+                os.dup2(saved, 2)
     except ImportError:
         raise CliError(f"{command} needs TensorFlow, which is not installed: {INSTALL_TF}") from None
+    finally:
+        os.close(saved)
     return tf
 
 
