@@ -26,6 +26,10 @@ __all__ = [
     "normalize_axis",
     "prepare_pair",
     "check_out",
+    "check_axis",
+    "float_dtype_name",
+    "cast_pair",
+    "adjust_sample_weight",
     "native",
 ]
 
@@ -81,11 +85,7 @@ def check_epsilon(epsilon) -> float:
 
 def normalize_axis(axis, ndim: int) -> int:
     """A single axis as a non-negative index; AxisError when out of range, TypeError when not an int."""
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
-    return normalize_axis_index(axis, ndim)
+    return normalize_axis_index(check_axis(axis), ndim)
 
 
 def prepare_pair(x1, x2, axis, names=("x1", "x2")):
@@ -137,3 +137,61 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
     if not out.flags.writeable:
         raise ValueError(f"{name} must be writeable")
     return out
+
+
+def check_axis(axis) -> int:
+    try:
+        return operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+
+
+def float_dtype_name(dtype):
+    """None, or the name of a float16/32/64 dtype (TypeError otherwise)."""
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be None or a float dtype, got {dtype!r}") from None
+    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+        raise TypeError(f"dtype must be None, float16, float32 or float64, got {dt}")
+    return dt.name
+
+
+def cast_pair(y_true, y_pred, dtype):
+    if dtype is None:
+        return y_true, y_pred
+    return (
+        as_float_array(y_true, "y_true").astype(dtype, copy=False),
+        as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
+    )
+
+
+def adjust_sample_weight(sample_weight, shape: tuple, dtype: np.dtype):
+    """``sample_weight`` in ``dtype``, rank-adjusted to per-sample values of ``shape`` (Keras 2's rule).
+
+    Returns None for no weights, else an array that broadcasts to ``shape``; ValueError otherwise.
+    """
+    if sample_weight is None:
+        return None
+    given = as_float_array(sample_weight, "sample_weight")
+    w = given.astype(dtype, copy=False)
+    if w.ndim == 0:
+        return w
+    if w.ndim == len(shape) + 1:
+        if w.shape[-1] != 1:
+            raise ValueError(
+                f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}: "
+                f"its last axis (of length {w.shape[-1]}) must have length 1 to be squeezed"
+            )
+        w = w[..., 0]
+    elif w.ndim + 1 == len(shape):
+        w = w[..., np.newaxis]
+    try:
+        np.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(
+            f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}"
+        ) from None
+    return w

@@ -14,8 +14,7 @@ import operator
 import numpy as np
 
 from . import ops
-from ._validation import AxisError, as_float_array, check_epsilon, common_dtype, native
-from .losses import _check_axis
+from ._validation import AxisError, as_float_array, check_axis, check_epsilon, common_dtype, native
 
 __all__ = ["CosineSimilarity", "Dot", "dot"]
 
@@ -61,7 +60,7 @@ class CosineSimilarity:
     """
 
     def __init__(self, axis=-1, epsilon=1e-12):
-        self.axis = _check_axis(axis)
+        self.axis = check_axis(axis)
         self.epsilon = check_epsilon(epsilon)
         self._inputs = None
 

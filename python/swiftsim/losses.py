@@ -9,12 +9,18 @@ for the ``sample_weight`` rank rule and the empty batch, and the input for the o
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from . import ops
-from ._validation import as_float_array, check_epsilon, check_out, prepare_pair
+from ._validation import (
+    adjust_sample_weight,
+    cast_pair,
+    check_axis,
+    check_epsilon,
+    check_out,
+    float_dtype_name,
+    prepare_pair,
+)
 
 __all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
 
@@ -104,10 +110,10 @@ class CosineSimilarity:
     def __init__(
         self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None, epsilon=1e-12
     ):
-        self.axis = _check_axis(axis)
+        self.axis = check_axis(axis)
         self.reduction = _check_reduction(reduction)
         self.name = name
-        self.dtype = _dtype_name(dtype)
+        self.dtype = float_dtype_name(dtype)
         self.epsilon = check_epsilon(epsilon)
 
     def __repr__(self) -> str:
@@ -130,9 +136,9 @@ class CosineSimilarity:
                 n, total = 1, float(cos)
             scale = 1.0 / n if self.reduction != "sum" else 1.0
             return np.dtype(cos.dtype).type(-total * scale)
-        y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
+        y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
-        weights = _adjust_weights(sample_weight, cos.shape, cos.dtype)
+        weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         return self._reduce(np.negative(cos), weights)
 
     def gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
@@ -149,11 +155,11 @@ class CosineSimilarity:
         no (N, D) temporary is made here. ``out`` (optional) receives the gradient (y_pred's shape,
         the result dtype, C-contiguous, writeable): reusing it avoids the cost of fresh pages.
         """
-        y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
+        y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
         if out is not None:
             check_out(out, np.shape(y_pred), dtype)
-        weights = _adjust_weights(sample_weight, outer, dtype)
+        weights = adjust_sample_weight(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
         upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
         cos, _, grad = ops.cosine_value_and_grad(
@@ -194,17 +200,6 @@ class CosineSimilarity:
         return cls(**{k: v for k, v in config.items() if k != "fn"})
 
 
-# ---------------------------------------------------------------------------------------------------
-# Helpers shared with swiftsim.metrics and swiftsim.layers (candidates for _validation.py).
-
-
-def _check_axis(axis) -> int:
-    try:
-        return operator.index(axis)
-    except TypeError:
-        raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
-
-
 def _check_reduction(reduction):
     if not (reduction is None or (isinstance(reduction, str) and reduction in REDUCTIONS)):
         allowed = ", ".join(repr(r) for r in REDUCTIONS)
@@ -212,54 +207,3 @@ def _check_reduction(reduction):
             f"Invalid value for argument reduction. Expected one of {allowed}. Received: {reduction!r}"
         )
     return reduction
-
-
-def _dtype_name(dtype):
-    """None, or the name of a float16/32/64 dtype (TypeError otherwise)."""
-    if dtype is None:
-        return None
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be None or a float dtype, got {dtype!r}") from None
-    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
-        raise TypeError(f"dtype must be None, float16, float32 or float64, got {dt}")
-    return dt.name
-
-
-def _cast_inputs(y_true, y_pred, dtype):
-    if dtype is None:
-        return y_true, y_pred
-    return (
-        as_float_array(y_true, "y_true").astype(dtype, copy=False),
-        as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
-    )
-
-
-def _adjust_weights(sample_weight, shape: tuple, dtype: np.dtype):
-    """``sample_weight`` in ``dtype``, rank-adjusted to per-sample values of ``shape`` (Keras 2's rule).
-
-    Returns None for no weights, else an array that broadcasts to ``shape``; ValueError otherwise.
-    """
-    if sample_weight is None:
-        return None
-    given = as_float_array(sample_weight, "sample_weight")
-    w = given.astype(dtype, copy=False)
-    if w.ndim == 0:
-        return w
-    if w.ndim == len(shape) + 1:
-        if w.shape[-1] != 1:
-            raise ValueError(
-                f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}: "
-                f"its last axis (of length {w.shape[-1]}) must have length 1 to be squeezed"
-            )
-        w = w[..., 0]
-    elif w.ndim + 1 == len(shape):
-        w = w[..., np.newaxis]
-    try:
-        np.broadcast_to(w, shape)
-    except ValueError:
-        raise ValueError(
-            f"sample_weight of shape {given.shape} does not match the per-sample loss of shape {shape}"
-        ) from None
-    return w

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from ._validation import check_epsilon
-from .losses import _adjust_weights, _cast_inputs, _check_axis, _dtype_name
+from ._validation import adjust_sample_weight, cast_pair, check_axis, check_epsilon, float_dtype_name
 
 __all__ = ["cosine_similarity", "CosineSimilarity"]
 
@@ -89,8 +88,8 @@ class CosineSimilarity:
 
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1, epsilon=1e-12):
         self.name = name
-        self.dtype = _dtype_name(dtype)
-        self.axis = _check_axis(axis)
+        self.dtype = float_dtype_name(dtype)
+        self.axis = check_axis(axis)
         self.epsilon = check_epsilon(epsilon)
         self.reset_state()
 
@@ -102,9 +101,9 @@ class CosineSimilarity:
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Adds one batch: ``total += Σ w·c``, ``count += Σ w`` (w broadcast to the cosines)."""
-        y_true, y_pred = _cast_inputs(y_true, y_pred, self.dtype)
+        y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
-        weights = _adjust_weights(sample_weight, cos.shape, cos.dtype)
+        weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         if weights is None:
             total, count = np.sum(cos, dtype=np.float64), cos.size
         else:
