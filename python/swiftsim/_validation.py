@@ -140,6 +140,7 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
 
 
 def check_axis(axis) -> int:
+    """``axis`` as an int (TypeError for anything that is not an integer); its range is not checked."""
     try:
         return operator.index(axis)
     except TypeError:
@@ -160,6 +161,7 @@ def float_dtype_name(dtype):
 
 
 def cast_pair(y_true, y_pred, dtype):
+    """Both inputs cast to ``dtype`` (a class's ``dtype=`` argument); unchanged when it is None."""
     if dtype is None:
         return y_true, y_pred
     return (
