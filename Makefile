@@ -44,4 +44,4 @@ bench: install
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf .build build python/swiftsim/*.so python/swiftsim.egg-info
+	rm -rf .build .build-variants build python/swiftsim/_native python/swiftsim.egg-info
