@@ -200,10 +200,10 @@ def cosine_value_and_grad(
     ax = normalize_axis(axis, nd)
     if out is None or len(out) != 2:
         raise TypeError("out must be a pair (dx1, dx2) of arrays or None")
-    grads = []
+    grads = []  # per input: (gradient array, the view the kernel writes, the input's shape with axis last)
     for x, full, want, dest, name in ((x1, a, need[0], out[0], "out[0]"), (x2, b, need[1], out[1], "out[1]")):
         if not want:
-            grads.append((None, None))
+            grads.append((None, None, None))
             continue
         if dest is not None:
             check_out(dest, np.shape(x), dtype, name)
@@ -212,26 +212,23 @@ def cosine_value_and_grad(
         if moved_shape == full.shape and not (dest is not None and _overlaps(dest, a, b, u)):
             # Not broadcast: write in the input's own layout, through a view with the axis last.
             g = np.empty(padded, dtype) if dest is None else dest.reshape(padded)
-            grads.append((g, np.moveaxis(g, ax, -1)))
+            grads.append((g, np.moveaxis(g, ax, -1), moved_shape))
         else:
             g = np.empty(full.shape, dtype)
-            grads.append((g, g))
+            grads.append((g, g, moved_shape))
     cos = np.empty(outer, dtype)
     _swiftsim.cosine_grad(a, b, u, grads[0][1], grads[1][1], cos, eps)
     results = []
-    for x, (g, view), dest in zip((x1, x2), grads, out, strict=True):
+    for x, (g, view, moved_shape), dest in zip((x1, x2), grads, out, strict=True):
         if g is None:
             results.append(None)
             continue
         if g is view:  # broadcast (or aliased) input: sum back over the broadcast axes, restore the layout
-            padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
-            moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
-            g = np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax)
-            if dest is not None:
-                dest[...] = g.reshape(np.shape(x))
-                g = dest
-            else:
-                g = np.ascontiguousarray(g)
+            g = np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax).reshape(np.shape(x))
+            if dest is None:
+                results.append(np.ascontiguousarray(g))
+                continue
+            dest[...] = g
         results.append(dest if dest is not None else g.reshape(np.shape(x)))
     return _result(cos, None), results[0], results[1]
 
