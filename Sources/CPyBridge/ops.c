@@ -9,7 +9,6 @@
  * or one of them is 1 (a size-1 reduced axis). */
 #include "cpybridge.h"
 
-#define F16(p) ((ssim_f16 *)(p))
 
 int cpb_parse_epsilon(PyObject *obj, double *eps) {
     *eps = PyFloat_AsDouble(obj);

@@ -11,7 +11,6 @@
  * kernels rely on (dtypes, shapes, writeability, contiguity), releases the GIL and maps the status. */
 #include "cpybridge.h"
 
-#define F16(p) ((ssim_f16 *)(p))
 
 PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;

@@ -14,6 +14,9 @@
 
 #include "swiftsim.h"
 
+/* A float16 array's data as the ABI's binary16 bit patterns. */
+#define F16(p) ((ssim_f16 *)(p))
+
 /* The most operands one call has (cosine grad: a, b, u, da, db, cos). */
 #define CPB_MAX_OPERANDS 6
 
