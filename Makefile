@@ -26,8 +26,10 @@ demo: install
 
 SHELL := /bin/bash
 
-# The kernels are tested as they ship: optimised (release), with @testable access.
+# The kernels are tested as every Swift user first runs them (debug: runtime checks on) and as they
+# ship (release: optimised, with @testable access).
 swift-test:
+	swift test 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
 	swift test -c release -Xswiftc -enable-testing 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
 
 lint: venv

@@ -24,9 +24,11 @@ var targets: [Target] = [
     .target(name: "CSwiftSim", path: "Sources/CSwiftSim"),
     // Lane shuffles the kernels need as single instructions (header-only, internal to the kernels).
     .target(name: "CSwiftSimSIMD", path: "Sources/CSwiftSimSIMD"),
+    // The thread pool's fork handlers, registered at load time, and the flag long kernels poll.
+    .target(name: "CSwiftSimThreads", path: "Sources/CSwiftSimThreads"),
     .target(
         name: "SwiftSimCore",
-        dependencies: ["CSwiftSim", "CSwiftSimSIMD"],
+        dependencies: ["CSwiftSim", "CSwiftSimSIMD", "CSwiftSimThreads"],
         swiftSettings: [
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
             // -Ounchecked (release): the exported paths validate their arguments explicitly and must

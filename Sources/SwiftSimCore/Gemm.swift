@@ -21,7 +21,6 @@
 
 import CSwiftSim
 import CSwiftSimSIMD
-import Dispatch
 import Glibc
 import Synchronization
 

@@ -24,8 +24,8 @@ final class GemmTests: XCTestCase {
         }
     }
 
-    func testConcurrentCallersShareThePoolOrFallBack() {
-        // Four callers at once: one gets the pool, the others run on libdispatch; all complete.
+    func testConcurrentCallersShareThePoolOrRunAlone() {
+        // Four callers at once: one gets the pool, the others run on their own threads; all complete.
         let total = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: 4) { _ in
             for _ in 0..<20 {
