@@ -1000,3 +1000,98 @@ def test_epsilon_accepts_real_numbers(eps):
     a[1] *= 1e-3  # clamped when ε = 1
     got = ops.cosine_similarity(a, b, epsilon=eps)
     assert_close(got, ref_cos(a, b, eps=float(eps)), 1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Defects found by fuzzing against the float64 reference and by hostile inputs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_size1_reduced_axis_sums_with_simd_precision():
+    """A size-1 axis broadcast against d takes the vector reduction, not a sequential float32 sum."""
+    a = np.full((1, 300), np.float32(0.9047776))
+    b = np.ones((1, 1), np.float32)
+    exact = float(ref_cos(a, b)[0])  # = sqrt(300): this TF rule exceeds 1
+    assert exact > 17
+    tol = value_tol(np.float32, 300) * exact  # the tolerance is relative to |c| once |c| > 1
+    for x1, x2 in ((a, b), (b, a)):
+        got = float(ops.cosine_similarity(x1, x2)[0])
+        assert abs(got - exact) <= tol, (got, exact)
+    rng = np.random.default_rng(5)
+    for d in (31, 32, 33, 2047, 2048, 2049, 5000):
+        long = rng.standard_normal((3, d)).astype(np.float32) + 2
+        one = np.array([[0.7], [-3.0], [0.0]], np.float32)
+        want = ref_cos(one, long)
+        got = ops.cosine_similarity(one, long)
+        assert_close(got, want, value_tol(np.float32, d) * np.maximum(1, np.abs(want)), f"d={d}")
+        for x1, x2 in ((one, long), (long, one)):
+            dx1, dx2 = ops.cosine_similarity_grad(x1, x2)
+            w1, w2 = ref_grad(x1, x2)
+            t1, t2 = grad_tol(x1, x2)
+            assert_close(dx1, w1, t1, f"dx1 d={d}")
+            assert_close(dx2, w2, t2, f"dx2 d={d}")
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: np.dtype(t).name)
+def test_epsilon_below_the_smallest_subnormal_still_floors(dtype):
+    z = np.zeros((2, 8), dtype)
+    o = np.ones((2, 8), dtype)
+    for eps in (1e-50, 1e-320, 5e-324):
+        assert np.all(ops.cosine_similarity(z, o, epsilon=eps) == 0)
+        assert np.all(ops.l2_normalize(z, epsilon=eps) == 0)
+        dx1, dx2 = ops.cosine_similarity_grad(z, o, epsilon=eps)
+        assert np.all(np.isfinite(dx1.astype(np.float64))) or dtype == np.float16  # 1/sqrt(eps) overflows f16
+        assert np.all(dx2 == 0)
+        assert np.all(ops.pairwise_cosine_similarity(z, o, epsilon=eps) == 0)
+
+
+def test_float32_gradient_keeps_precision_when_coefficients_are_subnormal():
+    """|x| ≈ 1e17 and upstream 1e-6: u·c·r² is subnormal in float32; the gradient itself is not."""
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal((6, 40)) * 1e17).astype(np.float32)
+    b = rng.standard_normal((6, 40)).astype(np.float32)
+    b[0] = a[0] / np.float32(3e16)  # parallel rows: c = 1
+    u = np.full(6, 1e-6)
+    check_grad(a, b, u, dtype=np.float32)
+    check_grad(b, a, u, dtype=np.float32)
+
+
+@pytest.mark.parametrize("shape", [(2**34,), (3, 2**27)], ids=str)
+def test_huge_broadcast_rows_need_no_scratch_memory(shape):
+    """Stride-0 rows are read in place: 2**34 broadcast elements neither abort nor allocate 64 GiB (the
+    scratch memory no longer grows with the row). Run in a subprocess, so an abort fails the test."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource, numpy as np
+from swiftsim import ops
+x = np.broadcast_to(np.float32(0.5), {shape!r})
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c = ops.cosine_similarity(x, x)
+assert np.all(np.abs(c.astype(np.float64) - 1) <= 2e-6 * ({shape[-1]} / 256) ** 0.5), c
+print("grown", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    grown = int(r.stdout.split("grown")[-1])
+    assert grown < 64 * 1024, f"max RSS grew by {grown} KiB"
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("d", [2047, 2048, 2049, 4096 + 33, 10_000])
+def test_long_strided_rows_are_staged_in_chunks_with_the_same_bits(d, dtype):
+    """Rows longer than one staging chunk give exactly the bits of the same rows laid out contiguously."""
+    a, b = rand_pair(d, (3, d), dtype, -1, 1)
+    sa = np.empty((3, 2 * d), dtype)[:, ::2]
+    sb = np.empty((d, 3), dtype).T  # Fortran order: inner stride 3 elements
+    sa[...] = a
+    sb[...] = b
+    assert np.array_equal(ops.cosine_similarity(sa, sb), ops.cosine_similarity(a, b))
+    assert np.array_equal(ops.l2_normalize(sa), ops.l2_normalize(a))
+    for g1, g2 in zip(ops.cosine_similarity_grad(sa, sb), ops.cosine_similarity_grad(a, b), strict=True):
+        assert np.array_equal(g1, g2)
+    check_cos(sa, sb, dtype=dtype)
+    one = np.broadcast_to(np.asarray(0.25, dtype), (3, d))  # stride 0, read as a filled chunk
+    full = np.full((3, d), 0.25, dtype)
+    assert np.array_equal(ops.cosine_similarity(one, b), ops.cosine_similarity(full, b))

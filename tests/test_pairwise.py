@@ -471,3 +471,18 @@ def test_tf_matmul_of_normalized(tf):
     np.testing.assert_allclose(
         ops.pairwise_cosine_similarity(x, y), want, rtol=0, atol=value_tol(np.float32, 300)
     )
+
+
+@pytest.mark.parametrize("d", [768, 4096])
+def test_float32_error_does_not_grow_with_d_on_correlated_rows(d):
+    """Constant rows (whose rounding errors never cancel) stay within 2e-6·sqrt(d/256) of 1: each dot
+    product is a fixed sum of 128-long FMA chains, not one chain over all of d."""
+    tol = value_tol(np.float32, d)
+    for v in (0.1, 0.3, 0.9047776, np.pi, 7.7):
+        x = np.full((200, d), np.float32(v))
+        p = ops.pairwise_cosine_similarity(x)
+        assert np.abs(p.astype(np.float64) - 1).max() <= tol, (v, np.abs(p - 1).max())
+        s, _ = ops.top_k(x[:5], x, 3)
+        assert np.abs(s.astype(np.float64) - 1).max() <= tol, (v, s)
+        q = ops.pairwise_cosine_similarity(x[:13], x[7:40])  # the asymmetric path
+        assert np.abs(q.astype(np.float64) - 1).max() <= tol

@@ -8,6 +8,8 @@
 // Special inputs: NaN or ±Inf anywhere in a row → NaN for that row; a squared norm that overflows
 // Acc is recomputed with the vector scaled by its largest magnitude (the exact cosine, where
 // TensorFlow gives 0); subnormals are used as they are (TensorFlow flushes them, |Δc| < 1e-30).
+// A size-1 reduced axis broadcast against d is normalised on its own (TensorFlow's rule), so its
+// cosine is sign(a₀) · Σb/|b|, which reaches √d, not 1, for a constant row b.
 
 import CSwiftSim
 
@@ -23,30 +25,28 @@ func cosineRows<T: SimScalar>(
     }
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let out else { return SSIM_ERR_NULL_POINTER }
-    let n = Int(d)
-    let eps = T.Acc(epsilon)
+    let n = Int(d), nA = Int(dA), nB = Int(dB)
+    let eps: T.Acc = accumulatorEpsilon(epsilon)
     let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b), po = UnsafeMutableRawPointer(out)
     let sa = layout.inner(0), sb = layout.inner(1)
-    let sameLength = dA == d && dB == d
-    let size = MemoryLayout<T>.stride
-    parallelRows(layout.rows, elementsPerRow: n, threads: threads) { range in
-        withStaging(T.self, slots: 2, n: n, needed: sameLength && (sa != size || sb != size)) { stage in
-            layout.forEachRow(in: range) { off in
-                let ra = pa + off[0], rb = pb + off[1]
-                var c: T.Acc = .nan
-                if sameLength {
-                    let s = dotNorms(stage.contiguous(ra, stride: sa, slot: 0), stage.contiguous(rb, stride: sb, slot: 1), n, T.self)
-                    if s.aa.isFinite && s.bb.isFinite {
-                        c = s.ab * UnitScale(squaredNorm: s.aa, epsilon: eps).r * UnitScale(squaredNorm: s.bb, epsilon: eps).r
-                        po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
-                        return
-                    }
-                }
-                let x = StridedRow<T>(base: ra, stride: sa, count: Int(dA))
-                let y = StridedRow<T>(base: rb, stride: sb, count: Int(dB))
-                if let g = generalCosine(x, y, n, epsilon: eps) { c = g.c }
-                po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
+    let blocks = rowBlocks(layout.rows, elementsPerRow: n, threads: threads)
+    let staged = RowPair<T>.needsSlots(strideA: sa, strideB: sb, lengthA: nA, lengthB: nB, d: n)
+    guard let stage = StagingArea<T>(slots: 2, areas: blocks, needed: staged) else { return SSIM_ERR_NO_MEMORY }
+    defer { stage.free() }
+    parallelRows(layout.rows, blocks: blocks) { block, range in
+        let slots = (stage.slot(block, 0), stage.slot(block, 1))
+        layout.forEachRow(in: range) { off in
+            let ra = pa + off[0], rb = pb + off[1]
+            let (s, _) = RowPair<T>(ra, strideA: sa, lengthA: nA, rb, strideB: sb, lengthB: nB, d: n, slots: slots).sums()
+            var c: T.Acc = .nan
+            if s.aa.isFinite && s.bb.isFinite {
+                c = s.ab * UnitScale(squaredNorm: s.aa, epsilon: eps).r * UnitScale(squaredNorm: s.bb, epsilon: eps).r
+            } else if let g = generalCosine(
+                StridedRow<T>(base: ra, stride: sa, count: nA), StridedRow<T>(base: rb, stride: sb, count: nB), n, epsilon: eps)
+            {
+                c = g.c
             }
+            po.storeBytes(of: T.narrow(c), toByteOffset: off[2], as: T.self)
         }
     }
     return SSIM_OK

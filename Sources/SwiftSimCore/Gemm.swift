@@ -12,11 +12,13 @@
 //     follows the compile target's register file (swiftsim_target.h): 12 × 2 on AVX-512 (24 of the 32
 //     zmm registers: 32 Float or 16 Double columns), 6 × 1 on AVX2 and NEON, 2 × 1 on SSE.
 //   - Blocking: d is cut into blocks of KC so an X panel block (MR × KC) stays in L1 while the Y panels
-//     of a block of NC rows stream from L2; partial tiles wait in a small Acc buffer, which is lossless,
-//     so the blocking never changes a bit of the result.
-//   - Each result element is one accumulator lane: a sequential FMA chain over k = 0..d-1 in Acc.
-//     Error against the exact dot product: at most d·u·Σ|x_k y_k| (u = 2⁻²⁴ Float, 2⁻⁵³ Double), about
-//     sqrt(d)·u·|x||y| typically — the same as any BLAS. Results never depend on the thread count.
+//     of a block of NC rows stream from L2. Each block's products are summed from zero in registers and
+//     then added to the partial tile kept in a small Acc buffer.
+//   - So each result element is a fixed two-level sum: FMA chains of KC = 128 steps (one accumulator
+//     lane), whose block sums are added in order of k. The order depends on d alone, never on the
+//     tiling or the thread count. Error against the exact dot product: at most (KC + d/KC)·u·Σ|x_k y_k|
+//     (u = 2⁻²⁴ Float, 2⁻⁵³ Double) instead of a single chain's d·u — for d = 4096, 160 u instead of
+//     4096 u, which matters for strongly correlated rows, whose errors do not cancel.
 // Float16 rows are widened to Float when packed, so float16 accumulates in float32.
 
 import CSwiftSim
@@ -34,9 +36,10 @@ import Synchronization
 @inline(__always) func gemmNR<T: SimScalar>(_: T.Type) -> Int { gemmNRV &* T.Vec.scalarCount }
 /// Registers of one tile.
 @inline(__always) var gemmTileVectors: Int { gemmMR &* gemmNRV }
-/// Depth of one K block (elements): a 12 × 256 Float block of X is 12 KiB, under half of L1. (128…768
-/// measured within noise of each other for d = 768; blocking is lossless, see above.)
-let gemmKC = 256
+/// Depth of one K block (elements): a 12 × 128 Float block of X is 6 KiB, well within L1. The block
+/// length bounds the FMA chain of every dot product (see above); 128…768 were measured within noise of
+/// each other for d = 768.
+let gemmKC = 128
 /// Bytes of packed Y a thread keeps hot in its L2 (1 MiB per core here), leaving room for the X stream;
 /// 768 KiB measured best for d = 768 in float32 and float64 (512 KiB: float64 6% slower).
 let gemmYBlockBytes = 768 << 10
@@ -124,13 +127,15 @@ struct WorkspacePlan {
 /// How one row enters the product: its elements are multiplied by `factor` when packed (1, or a power of
 /// two for a finite row whose squared norm overflows Acc, which makes the cosine exact there) and its
 /// inverse norm is `r` = 1/sqrt(max(|factor·x|², ε)); NaN for a row holding NaN or ±Inf.
+/// A strided row's squared norm is summed through `slot` (Staging.swift), giving the bits the same
+/// row gives laid out contiguously.
 @inline(__always)
-func rowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+func rowScale<T: SimScalar>(
+    _ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, slot: UnsafeMutableRawPointer?, _: T.Type
+)
     -> (factor: T.Acc, r: T.Acc)
 {
-    let s =
-        es == MemoryLayout<T>.stride
-        ? sumSquares(row, d, T.self) : StridedRow<T>(base: row, stride: es, count: d).sumSquares()
+    let s = sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d)
     if s.isFinite { return (1, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r) }
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
 }
@@ -159,12 +164,14 @@ func packPanel<T: SimScalar>(
     into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool,
     _: T.Type
 ) {
-    withUnsafeTemporaryAllocation(of: T.Acc.self, capacity: width) { factors in
-        let f = factors.baseAddress!
+    let contiguous = es == MemoryLayout<T>.stride
+    withUnsafeTemporaryAllocation(byteCount: (width &+ (contiguous ? 0 : stageChunk)) &* 8, alignment: 64) { raw in
+        let f = raw.baseAddress!.bindMemory(to: T.Acc.self, capacity: width)
+        let slot = contiguous ? nil : raw.baseAddress! + width &* 8
         var scaled = false
         for r in 0..<rows {
             if normalize {
-                let sc = rowScale(src + r &* rowStride, d, es, epsilon: epsilon, T.self)
+                let sc = rowScale(src + r &* rowStride, d, es, epsilon: epsilon, slot: slot, T.self)
                 f[r] = sc.factor
                 scales[r] = sc.r
                 scaled = scaled || sc.factor != 1
@@ -174,7 +181,6 @@ func packPanel<T: SimScalar>(
             }
         }
         for r in rows..<width { scales[r] = 0 }
-        let contiguous = es == MemoryLayout<T>.stride
         var k0 = 0
         while k0 < d {
             let k1 = min(d, k0 &+ 64)
@@ -199,8 +205,8 @@ func packPanel<T: SimScalar>(
 
 // MARK: micro-kernel
 
-/// One register tile: c[r·NRV + v] (+)= Σ_k a[k·MR + r] · b[k·NR + v·w ..< k·NR + (v+1)·w] over `kc` steps
-/// (starting from zero unless `accumulate`). `a` is a packed X panel, `b` a packed Y panel (64-byte
+/// One register tile: the sums Σ_k a[k·MR + r] · b[k·NR + v·w ..< k·NR + (v+1)·w] over `kc` steps, each
+/// an FMA chain from zero, stored to c[r·NRV + v], or added to it when `accumulate`. `a` is a packed X panel, `b` a packed Y panel (64-byte
 /// aligned), `c` a buffer of MR·NRV registers.
 @inline(__always)
 func microKernel<V: SIMD>(
@@ -232,20 +238,6 @@ func microKernel12x2<V: SIMD>(
     var c9a = V(), c9b = V()
     var c10a = V(), c10b = V()
     var c11a = V(), c11b = V()
-    if accumulate {
-        c0a = c[0]; c0b = c[1]
-        c1a = c[2]; c1b = c[3]
-        c2a = c[4]; c2b = c[5]
-        c3a = c[6]; c3b = c[7]
-        c4a = c[8]; c4b = c[9]
-        c5a = c[10]; c5b = c[11]
-        c6a = c[12]; c6b = c[13]
-        c7a = c[14]; c7b = c[15]
-        c8a = c[16]; c8b = c[17]
-        c9a = c[18]; c9b = c[19]
-        c10a = c[20]; c10b = c[21]
-        c11a = c[22]; c11b = c[23]
-    }
     var pa = a
     var pb = UnsafeRawPointer(b)
     let step = MemoryLayout<V>.stride
@@ -268,18 +260,33 @@ func microKernel12x2<V: SIMD>(
         pa += 12
         pb += 2 &* step
     }
-    c[0] = c0a; c[1] = c0b
-    c[2] = c1a; c[3] = c1b
-    c[4] = c2a; c[5] = c2b
-    c[6] = c3a; c[7] = c3b
-    c[8] = c4a; c[9] = c4b
-    c[10] = c5a; c[11] = c5b
-    c[12] = c6a; c[13] = c6b
-    c[14] = c7a; c[15] = c7b
-    c[16] = c8a; c[17] = c8b
-    c[18] = c9a; c[19] = c9b
-    c[20] = c10a; c[21] = c10b
-    c[22] = c11a; c[23] = c11b
+    if accumulate {
+        c[0] += c0a; c[1] += c0b
+        c[2] += c1a; c[3] += c1b
+        c[4] += c2a; c[5] += c2b
+        c[6] += c3a; c[7] += c3b
+        c[8] += c4a; c[9] += c4b
+        c[10] += c5a; c[11] += c5b
+        c[12] += c6a; c[13] += c6b
+        c[14] += c7a; c[15] += c7b
+        c[16] += c8a; c[17] += c8b
+        c[18] += c9a; c[19] += c9b
+        c[20] += c10a; c[21] += c10b
+        c[22] += c11a; c[23] += c11b
+    } else {
+        c[0] = c0a; c[1] = c0b
+        c[2] = c1a; c[3] = c1b
+        c[4] = c2a; c[5] = c2b
+        c[6] = c3a; c[7] = c3b
+        c[8] = c4a; c[9] = c4b
+        c[10] = c5a; c[11] = c5b
+        c[12] = c6a; c[13] = c6b
+        c[14] = c7a; c[15] = c7b
+        c[16] = c8a; c[17] = c8b
+        c[18] = c9a; c[19] = c9b
+        c[20] = c10a; c[21] = c10b
+        c[22] = c11a; c[23] = c11b
+    }
 }
 
 /// The 6 × 1-register tile (see `microKernel`).
@@ -294,14 +301,6 @@ func microKernel6x1<V: SIMD>(
     var c3a = V()
     var c4a = V()
     var c5a = V()
-    if accumulate {
-        c0a = c[0]
-        c1a = c[1]
-        c2a = c[2]
-        c3a = c[3]
-        c4a = c[4]
-        c5a = c[5]
-    }
     var pa = a
     var pb = UnsafeRawPointer(b)
     let step = MemoryLayout<V>.stride
@@ -317,12 +316,21 @@ func microKernel6x1<V: SIMD>(
         pa += 6
         pb += 1 &* step
     }
-    c[0] = c0a
-    c[1] = c1a
-    c[2] = c2a
-    c[3] = c3a
-    c[4] = c4a
-    c[5] = c5a
+    if accumulate {
+        c[0] += c0a
+        c[1] += c1a
+        c[2] += c2a
+        c[3] += c3a
+        c[4] += c4a
+        c[5] += c5a
+    } else {
+        c[0] = c0a
+        c[1] = c1a
+        c[2] = c2a
+        c[3] = c3a
+        c[4] = c4a
+        c[5] = c5a
+    }
 }
 
 /// The 2 × 1-register tile (see `microKernel`).
@@ -333,10 +341,6 @@ func microKernel2x1<V: SIMD>(
 ) where V.Scalar: BinaryFloatingPoint {
     var c0a = V()
     var c1a = V()
-    if accumulate {
-        c0a = c[0]
-        c1a = c[1]
-    }
     var pa = a
     var pb = UnsafeRawPointer(b)
     let step = MemoryLayout<V>.stride
@@ -348,8 +352,13 @@ func microKernel2x1<V: SIMD>(
         pa += 2
         pb += 1 &* step
     }
-    c[0] = c0a
-    c[1] = c1a
+    if accumulate {
+        c[0] += c0a
+        c[1] += c1a
+    } else {
+        c[0] = c0a
+        c[1] = c1a
+    }
 }
 
 // MARK: epilogues

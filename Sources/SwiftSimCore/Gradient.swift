@@ -27,53 +27,129 @@ func cosineGradRows<T: SimScalar>(
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let u else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d), nA = Int(dA), nB = Int(dB)
-    let eps = T.Acc(epsilon)
+    let eps: T.Acc = accumulatorEpsilon(epsilon)
     let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b), pu = UnsafeRawPointer(u)
     let pda = da.map(UnsafeMutableRawPointer.init), pdb = db.map(UnsafeMutableRawPointer.init)
     let pc = cosOut.map(UnsafeMutableRawPointer.init)
     let sa = layout.inner(0), sb = layout.inner(1), sda = layout.inner(3), sdb = layout.inner(4)
     let size = MemoryLayout<T>.stride
-    let sameLength = dA == d && dB == d
-    let staged = sameLength && (sa != size || sb != size || (pda != nil && sda != size) || (pdb != nil && sdb != size))
-    parallelRows(layout.rows, elementsPerRow: 2 * n, threads: threads) { range in
-        withStaging(T.self, slots: 4, n: n, needed: staged) { stage in
-            layout.forEachRow(in: range) { off in
-                let ra = pa + off[0], rb = pb + off[1]
-                let w = T.widen(pu.load(fromByteOffset: off[2], as: T.self))
-                let oa = pda.map { $0 + off[3] }, ob = pdb.map { $0 + off[4] }
-                if sameLength {
-                    let ca = stage.contiguous(ra, stride: sa, slot: 0), cb = stage.contiguous(rb, stride: sb, slot: 1)
-                    let s = dotNorms(ca, cb, n, T.self)
-                    if s.aa.isFinite && s.bb.isFinite {
-                        let ua = UnitScale(squaredNorm: s.aa, epsilon: eps), ub = UnitScale(squaredNorm: s.bb, epsilon: eps)
-                        let c = s.ab * ua.r * ub.r
-                        pc?.storeBytes(of: T.narrow(c), toByteOffset: off[5], as: T.self)
-                        let alpha = w * ua.r * ub.r
-                        let beta = ua.clamped ? 0 : w * c * ua.r * ua.r
-                        let delta = ub.clamped ? 0 : w * c * ub.r * ub.r
-                        let ta = oa.map { stage.target($0, stride: sda, slot: 2) }
-                        let tb = ob.map { stage.target($0, stride: sdb, slot: 3) }
-                        gradRow(ca, cb, ta, tb, n, alpha: alpha, beta: beta, delta: delta, T.self)
-                        if let oa { stage.scatter(oa, stride: sda, slot: 2) }
-                        if let ob { stage.scatter(ob, stride: sdb, slot: 3) }
-                        return
-                    }
+    let staged =
+        RowPair<T>.needsSlots(strideA: sa, strideB: sb, lengthA: nA, lengthB: nB, d: n)
+        || (pda != nil && sda != size) || (pdb != nil && sdb != size)
+    let blocks = rowBlocks(layout.rows, elementsPerRow: 2 * n, threads: threads)
+    guard let stage = StagingArea<T>(slots: 4, areas: blocks, needed: staged) else { return SSIM_ERR_NO_MEMORY }
+    defer { stage.free() }
+    parallelRows(layout.rows, blocks: blocks) { block, range in
+        let slots = (stage.slot(block, 0), stage.slot(block, 1))
+        layout.forEachRow(in: range) { off in
+            let ra = pa + off[0], rb = pb + off[1]
+            let w = T.widen(pu.load(fromByteOffset: off[2], as: T.self))
+            let oa = pda.map { $0 + off[3] }, ob = pdb.map { $0 + off[4] }
+            let pair = RowPair<T>(ra, strideA: sa, lengthA: nA, rb, strideB: sb, lengthB: nB, d: n, slots: slots)
+            // Short rows are staged once for both passes; longer ones chunk by chunk in each pass.
+            let once = n <= stageChunk && !pair.broadcastA && !pair.broadcastB
+            let ca = once ? pair.readerA.chunk(0, n) : nil, cb = once ? pair.readerB.chunk(0, n) : nil
+            let (s, sum) = once ? (dotNorms(ca!, cb!, n, T.self), 0) : pair.sums()
+            if s.aa.isFinite && s.bb.isFinite {
+                let ua = UnitScale(squaredNorm: s.aa, epsilon: eps), ub = UnitScale(squaredNorm: s.bb, epsilon: eps)
+                let c = s.ab * ua.r * ub.r
+                pc?.storeBytes(of: T.narrow(c), toByteOffset: off[5], as: T.self)
+                let g = GradCoefficients(w: w, c: c, ua, ub)
+                // A broadcast operand's one gradient element: the sum over the reduction, in Acc.
+                if pair.broadcastA, let oa {
+                    let a0 = T.widen(ra.load(as: T.self))
+                    oa.storeBytes(of: T.narrow(w * ua.r * (sum * ub.r - g.ca * (a0 * ua.r))), as: T.self)
                 }
-                let x = StridedRow<T>(base: ra, stride: sa, count: nA)
-                let y = StridedRow<T>(base: rb, stride: sb, count: nB)
-                guard let g = generalCosine(x, y, n, epsilon: eps) else {
-                    pc?.storeBytes(of: T.nan, toByteOffset: off[5], as: T.self)
-                    if let oa { for i in 0..<nA { oa.storeBytes(of: T.nan, toByteOffset: i &* sda, as: T.self) } }
-                    if let ob { for i in 0..<nB { ob.storeBytes(of: T.nan, toByteOffset: i &* sdb, as: T.self) } }
+                if pair.broadcastB, let ob {
+                    let b0 = T.widen(rb.load(as: T.self))
+                    ob.storeBytes(of: T.narrow(w * ub.r * (sum * ua.r - g.cb * (b0 * ub.r))), as: T.self)
+                }
+                let wa = pair.broadcastA ? nil : oa.map { RowWriter<T>(base: $0, stride: sda, slot: stage.slot(block, 2)) }
+                let wb = pair.broadcastB ? nil : ob.map { RowWriter<T>(base: $0, stride: sdb, slot: stage.slot(block, 3)) }
+                if wa == nil && wb == nil { return }
+                if once {
+                    g.apply(ca!, cb!, wa?.chunk(0), wb?.chunk(0), n, T.self)
+                    wa?.commit(0, n)
+                    wb?.commit(0, n)
                     return
                 }
-                pc?.storeBytes(of: T.narrow(g.c), toByteOffset: off[5], as: T.self)
-                if let oa { generalGrad(x, y, g.sa, g.sb, c: g.c, w: w, n: n, out: oa, stride: sda) }
-                if let ob { generalGrad(y, x, g.sb, g.sa, c: g.c, w: w, n: n, out: ob, stride: sdb) }
+                let xa = pair.readerA, xb = pair.readerB
+                forEachChunk(n) { i, m in
+                    g.apply(xa.chunk(i, m), xb.chunk(i, m), wa?.chunk(i), wb?.chunk(i), m, T.self)
+                    wa?.commit(i, m)
+                    wb?.commit(i, m)
+                }
+                return
             }
+            let x = StridedRow<T>(base: ra, stride: sa, count: nA)
+            let y = StridedRow<T>(base: rb, stride: sb, count: nB)
+            guard let g = generalCosine(x, y, n, epsilon: eps) else {
+                pc?.storeBytes(of: T.nan, toByteOffset: off[5], as: T.self)
+                if let oa { for i in 0..<nA { oa.storeBytes(of: T.nan, toByteOffset: i &* sda, as: T.self) } }
+                if let ob { for i in 0..<nB { ob.storeBytes(of: T.nan, toByteOffset: i &* sdb, as: T.self) } }
+                return
+            }
+            pc?.storeBytes(of: T.narrow(g.c), toByteOffset: off[5], as: T.self)
+            if let oa { generalGrad(x, y, g.sa, g.sb, c: g.c, w: w, n: n, out: oa, stride: sda) }
+            if let ob { generalGrad(y, x, g.sb, g.sa, c: g.c, w: w, n: n, out: ob, stride: sdb) }
         }
     }
     return SSIM_OK
+}
+
+/// The per-row constants of the gradient's second pass, and the choice of formula.
+///   da = α·b − β·a,  db = α·a − δ·b,  α = u·r_a·r_b, β = u·[|a|²≥ε]·c·r_a², δ = u·[|b|²≥ε]·c·r_b²
+/// is one multiply and one FMA per output. When α, β or δ is subnormal (or overflows) while the
+/// gradient itself is normal (|x| ≈ 1e17 with a small upstream weight: β·a would keep only a few
+/// bits), the row takes the normalised form  da = (u·r_a)·(b̂ − [|a|²≥ε]·c·â),  db likewise, whose
+/// factors are all of unit scale.
+struct GradCoefficients<A: BinaryFloatingPoint> {
+    let alpha: A, beta: A, delta: A
+    /// For the normalised form: r_a, r_b, u·r_a, u·r_b, [|a|²≥ε]·c, [|b|²≥ε]·c.
+    let ra: A, rb: A, wra: A, wrb: A, ca: A, cb: A
+    let normalised: Bool
+
+    @inline(__always) init(w: A, c: A, _ ua: UnitScale<A>, _ ub: UnitScale<A>) {
+        ra = ua.r
+        rb = ub.r
+        ca = ua.clamped ? 0 : c
+        cb = ub.clamped ? 0 : c
+        wra = w * ra
+        wrb = w * rb
+        alpha = w * ra * rb
+        beta = w * ca * ra * ra
+        delta = w * cb * rb * rb
+        func fine(_ x: A) -> Bool { x == 0 || x.isNormal }
+        normalised = !(fine(alpha) && fine(beta) && fine(delta))
+    }
+
+    /// Writes the gradient of `d` contiguous elements (either output may be absent).
+    @inline(__always) func apply<T: SimScalar>(
+        _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ da: UnsafeMutableRawPointer?, _ db: UnsafeMutableRawPointer?,
+        _ d: Int, _: T.Type
+    ) where T.Acc == A {
+        if normalised {
+            gradRowNormalised(a, b, da, db, d, self, T.self)
+        } else {
+            gradRow(a, b, da, db, d, alpha: alpha, beta: beta, delta: delta, T.self)
+        }
+    }
+}
+
+/// da = (u·r_a)·(b̂ − c_a·â) and db = (u·r_b)·(â − c_b·b̂), â = r_a·a, b̂ = r_b·b, over `d` contiguous
+/// elements (the normalised form of `GradCoefficients`).
+@inline(never)
+func gradRowNormalised<T: SimScalar>(
+    _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ da: UnsafeMutableRawPointer?, _ db: UnsafeMutableRawPointer?,
+    _ d: Int, _ g: GradCoefficients<T.Acc>, _: T.Type
+) {
+    let size = MemoryLayout<T>.stride
+    let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
+    for i in 0..<d {
+        let x = T.widen(ta[i]) * g.ra, y = T.widen(tb[i]) * g.rb
+        da?.storeBytes(of: T.narrow(g.wra * y.madd(x, -g.ca)), toByteOffset: i &* size, as: T.self)
+        db?.storeBytes(of: T.narrow(g.wrb * x.madd(y, -g.cb)), toByteOffset: i &* size, as: T.self)
+    }
 }
 
 /// da = α·b − β·a and db = α·a − δ·b over `d` contiguous elements (either output may be absent).

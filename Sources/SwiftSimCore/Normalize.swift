@@ -22,27 +22,41 @@ func l2NormalizeRows<T: SimScalar>(
     if layout.rows == 0 || d == 0 { return SSIM_OK }
     guard let x, let out else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d)
-    let eps = T.Acc(epsilon)
+    let eps: T.Acc = accumulatorEpsilon(epsilon)
     let px = UnsafeRawPointer(x), po = UnsafeMutableRawPointer(out)
     let sx = layout.inner(0), so = layout.inner(1)
     let size = MemoryLayout<T>.stride
-    parallelRows(layout.rows, elementsPerRow: n, threads: threads) { range in
-        withStaging(T.self, slots: 2, n: n, needed: sx != size || so != size) { stage in
-            layout.forEachRow(in: range) { off in
-                let row = px + off[0], dst = po + off[1]
-                let src = stage.contiguous(row, stride: sx, slot: 0)
-                let s = sumSquares(src, n, T.self)
-                if s.isFinite {
-                    scaleRow(src, stage.target(dst, stride: so, slot: 1), n, UnitScale(squaredNorm: s, epsilon: eps).r, T.self)
-                    stage.scatter(dst, stride: so, slot: 1)
-                    return
+    let blocks = rowBlocks(layout.rows, elementsPerRow: n, threads: threads)
+    guard let stage = StagingArea<T>(slots: 2, areas: blocks, needed: sx != size || so != size) else {
+        return SSIM_ERR_NO_MEMORY
+    }
+    defer { stage.free() }
+    parallelRows(layout.rows, blocks: blocks) { block, range in
+        layout.forEachRow(in: range) { off in
+            let row = px + off[0], dst = po + off[1]
+            let src = RowReader<T>(row, stride: sx, count: n, slot: stage.slot(block, 0))
+            let target = RowWriter<T>(base: dst, stride: so, slot: stage.slot(block, 1))
+            // A short row is staged once for both passes; a longer one chunk by chunk in each pass.
+            let once = n <= stageChunk ? src.chunk(0, n) : nil
+            let s = once.map { sumSquares($0, n, T.self) } ?? sumSquares(src, n)
+            if s.isFinite {
+                let r = UnitScale(squaredNorm: s, epsilon: eps).r
+                if let once {
+                    scaleRow(once, target.chunk(0), n, r, T.self)
+                    target.commit(0, n)
+                } else {
+                    forEachChunk(n) { i, m in
+                        scaleRow(src.chunk(i, m), target.chunk(i), m, r, T.self)
+                        target.commit(i, m)
+                    }
                 }
-                let v = StridedRow<T>(base: row, stride: sx, count: n)
-                let u = UnitScale(v, squaredNorm: v.sumSquares(), epsilon: eps)
-                for i in 0..<n {
-                    let y = u.valid ? v[i] * u.p * u.q : .nan
-                    dst.storeBytes(of: T.narrow(y), toByteOffset: i &* so, as: T.self)
-                }
+                return
+            }
+            let v = StridedRow<T>(base: row, stride: sx, count: n)
+            let u = UnitScale(v, squaredNorm: v.sumSquares(), epsilon: eps)
+            for i in 0..<n {
+                let y = u.valid ? v[i] * u.p * u.q : .nan
+                dst.storeBytes(of: T.narrow(y), toByteOffset: i &* so, as: T.self)
             }
         }
     }

@@ -2,7 +2,7 @@
 //
 // Computes c_ij = (x_i·y_j) · (r_i · r_j) with r = 1/sqrt(max(|row|², ε)) (TensorFlow's rule, each
 // squared norm clamped on its own), the dot product being one Acc lane of the GEMM engine in Gemm.swift
-// (a sequential FMA chain over k; see there for the error bound) and the norms computed once per row
+// (FMA chains of KC steps whose block sums are added in order; see there for the error bound) and the norms computed once per row
 // while packing. Because both the FMA chain and the scale product r_i·r_j are symmetric, c_ij and c_ji
 // are bitwise equal: with y = x (same memory) only the tiles touching the upper triangle are computed
 // and the rest is mirrored, which gives exactly the bits the full computation gives.
@@ -211,7 +211,7 @@ func pairwiseCosine<T: SimScalar>(
     // y = x: the same rows in the same memory, for every matrix of the batch.
     var symmetric = UnsafeRawPointer(x) == UnsafeRawPointer(y) && n == m && xs == ys && xr == yr
     for j in 0..<layout.ndim where layout.strides[j] != layout.strides[layout.ndim &+ 1 &+ j] { symmetric = false }
-    let eps = T.Acc(epsilon)
+    let eps: T.Acc = accumulatorEpsilon(epsilon)
     let bl = AllPairsBlocking(T.self, d: rd, xRows: rn, yRows: rm)
     let t = gemmThreads(threads, work: work)
     let perMatrixBytes = (rn &+ rm) &* max(rd, 1) &* MemoryLayout<T.Acc>.stride

@@ -14,68 +14,132 @@ struct DotNorms<A: BinaryFloatingPoint> {
     var bb: A
 }
 
+/// The running sums of `dotNorms`, carried from chunk to chunk of a row.
+struct DotNormsState<T: SimScalar> {
+    var ab0 = T.Vec(), ab1 = T.Vec(), aa0 = T.Vec(), aa1 = T.Vec(), bb0 = T.Vec(), bb1 = T.Vec()
+
+    /// Adds `d` contiguous elements of each row, `d` a multiple of two registers (a chunk before the
+    /// last): exactly the iterations a single pass makes over those elements.
+    @inline(__always) mutating func add(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: Int) {
+        let w = T.Vec.scalarCount
+        let step = w * MemoryLayout<T>.stride
+        var i = 0
+        var pa = a, pb = b
+        while i &+ 2 &* w <= d {
+            let x0 = T.load(pa), y0 = T.load(pb)
+            let x1 = T.load(pa + step), y1 = T.load(pb + step)
+            ab0 = ab0.madd(x0, y0); ab1 = ab1.madd(x1, y1)
+            aa0 = aa0.madd(x0, x0); aa1 = aa1.madd(x1, x1)
+            bb0 = bb0.madd(y0, y0); bb1 = bb1.madd(y1, y1)
+            i &+= 2 &* w; pa += 2 &* step; pb += 2 &* step
+        }
+    }
+
+    /// The row's last `d` elements: pairs of registers, one register, the lane sums, a scalar tail.
+    @inline(__always) mutating func finish(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: Int) -> DotNorms<T.Acc> {
+        let w = T.Vec.scalarCount
+        let pairs = d / (2 &* w) &* (2 &* w)
+        add(a, b, pairs)
+        var i = pairs
+        if i &+ w <= d {
+            let x0 = T.load(a + i &* MemoryLayout<T>.stride), y0 = T.load(b + i &* MemoryLayout<T>.stride)
+            ab0 = ab0.madd(x0, y0)
+            aa0 = aa0.madd(x0, x0)
+            bb0 = bb0.madd(y0, y0)
+            i &+= w
+        }
+        let (sab, saa, sbb) = T.hsum3(ab0 + ab1, aa0 + aa1, bb0 + bb1)
+        var r = DotNorms(ab: sab, aa: saa, bb: sbb)
+        let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
+        while i < d {
+            let x = T.widen(ta[i]), y = T.widen(tb[i])
+            r.ab = r.ab.madd(x, y)
+            r.aa = r.aa.madd(x, x)
+            r.bb = r.bb.madd(y, y)
+            i &+= 1
+        }
+        return r
+    }
+}
+
 /// Σ a_i b_i, Σ a_i², Σ b_i² over `d` contiguous elements.
 @inline(__always)
 func dotNorms<T: SimScalar>(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ d: Int, _: T.Type) -> DotNorms<T.Acc> {
-    let w = T.Vec.scalarCount
-    let step = w * MemoryLayout<T>.stride
-    var ab0 = T.Vec(), ab1 = T.Vec(), aa0 = T.Vec(), aa1 = T.Vec(), bb0 = T.Vec(), bb1 = T.Vec()
+    var s = DotNormsState<T>()
+    return s.finish(a, b, d)
+}
+
+/// Σ a_i b_i, Σ a_i², Σ b_i² of two rows of any layout, chunk by chunk (Staging.swift): the same
+/// operations, so the same bits, as the contiguous form.
+@inline(__always)
+func dotNorms<T: SimScalar>(_ a: RowReader<T>, _ b: RowReader<T>, _ d: Int) -> DotNorms<T.Acc> {
+    if a.contiguous && b.contiguous { return dotNorms(a.base, b.base, d, T.self) }
+    var s = DotNormsState<T>()
     var i = 0
-    var pa = a, pb = b
-    while i &+ 2 &* w <= d {
-        let x0 = T.load(pa), y0 = T.load(pb)
-        let x1 = T.load(pa + step), y1 = T.load(pb + step)
-        ab0 = ab0.madd(x0, y0); ab1 = ab1.madd(x1, y1)
-        aa0 = aa0.madd(x0, x0); aa1 = aa1.madd(x1, x1)
-        bb0 = bb0.madd(y0, y0); bb1 = bb1.madd(y1, y1)
-        i &+= 2 &* w; pa += 2 &* step; pb += 2 &* step
+    while d &- i > stageChunk {
+        s.add(a.chunk(i, stageChunk), b.chunk(i, stageChunk), stageChunk)
+        i &+= stageChunk
     }
-    if i &+ w <= d {
-        let x0 = T.load(pa), y0 = T.load(pb)
-        ab0 = ab0.madd(x0, y0)
-        aa0 = aa0.madd(x0, x0)
-        bb0 = bb0.madd(y0, y0)
-        i &+= w
+    return s.finish(a.chunk(i, d &- i), b.chunk(i, d &- i), d &- i)
+}
+
+/// The running sum of `sumSquares`, carried from chunk to chunk of a row.
+struct SumSquaresState<T: SimScalar> {
+    var s0 = T.Vec(), s1 = T.Vec()
+
+    /// Adds `d` contiguous elements, `d` a multiple of two registers.
+    @inline(__always) mutating func add(_ x: UnsafeRawPointer, _ d: Int) {
+        let w = T.Vec.scalarCount
+        let step = w * MemoryLayout<T>.stride
+        var i = 0
+        var p = x
+        while i &+ 2 &* w <= d {
+            let v0 = T.load(p), v1 = T.load(p + step)
+            s0 = s0.madd(v0, v0); s1 = s1.madd(v1, v1)
+            i &+= 2 &* w; p += 2 &* step
+        }
     }
-    let (sab, saa, sbb) = T.hsum3(ab0 + ab1, aa0 + aa1, bb0 + bb1)
-    var r = DotNorms(ab: sab, aa: saa, bb: sbb)
-    let ta = a.assumingMemoryBound(to: T.self), tb = b.assumingMemoryBound(to: T.self)
-    while i < d {
-        let x = T.widen(ta[i]), y = T.widen(tb[i])
-        r.ab = r.ab.madd(x, y)
-        r.aa = r.aa.madd(x, x)
-        r.bb = r.bb.madd(y, y)
-        i &+= 1
+
+    /// The row's last `d` elements.
+    @inline(__always) mutating func finish(_ x: UnsafeRawPointer, _ d: Int) -> T.Acc {
+        let w = T.Vec.scalarCount
+        let pairs = d / (2 &* w) &* (2 &* w)
+        add(x, pairs)
+        var i = pairs
+        if i &+ w <= d {
+            let v0 = T.load(x + i &* MemoryLayout<T>.stride)
+            s0 = s0.madd(v0, v0)
+            i &+= w
+        }
+        var s = T.hsum(s0 + s1)
+        let t = x.assumingMemoryBound(to: T.self)
+        while i < d {
+            let v = T.widen(t[i])
+            s = s.madd(v, v)
+            i &+= 1
+        }
+        return s
     }
-    return r
 }
 
 /// Σ x_i² over `d` contiguous elements.
 @inline(__always)
 func sumSquares<T: SimScalar>(_ x: UnsafeRawPointer, _ d: Int, _: T.Type) -> T.Acc {
-    let w = T.Vec.scalarCount
-    let step = w * MemoryLayout<T>.stride
-    var s0 = T.Vec(), s1 = T.Vec()
+    var s = SumSquaresState<T>()
+    return s.finish(x, d)
+}
+
+/// Σ x_i² of a row of any layout, chunk by chunk: the same bits as the contiguous form.
+@inline(__always)
+func sumSquares<T: SimScalar>(_ x: RowReader<T>, _ d: Int) -> T.Acc {
+    if x.contiguous { return sumSquares(x.base, d, T.self) }
+    var s = SumSquaresState<T>()
     var i = 0
-    var p = x
-    while i &+ 2 &* w <= d {
-        let v0 = T.load(p), v1 = T.load(p + step)
-        s0 = s0.madd(v0, v0); s1 = s1.madd(v1, v1)
-        i &+= 2 &* w; p += 2 &* step
+    while d &- i > stageChunk {
+        s.add(x.chunk(i, stageChunk), stageChunk)
+        i &+= stageChunk
     }
-    if i &+ w <= d {
-        let v0 = T.load(p)
-        s0 = s0.madd(v0, v0)
-        i &+= w
-    }
-    var s = T.hsum(s0 + s1)
-    let t = x.assumingMemoryBound(to: T.self)
-    while i < d {
-        let v = T.widen(t[i])
-        s = s.madd(v, v)
-        i &+= 1
-    }
-    return s
+    return s.finish(x.chunk(i, d &- i), d &- i)
 }
 
 /// One strided vector: `count` elements `stride` bytes apart (count 1 means a size-1 axis that is
@@ -146,8 +210,9 @@ struct UnitScale<A: BinaryFloatingPoint> {
     }
 }
 
-/// The general (strided, broadcast or overflowed) row: unit scales of both vectors and their cosine,
-/// summed in Acc in index order. Returns nil when either vector holds NaN or an infinity.
+/// The rare row whose sums are not finite (a squared norm overflowed, or NaN/Inf in a vector): unit
+/// scales of both vectors and their cosine, summed in Acc in index order. Returns nil when either
+/// vector holds NaN or an infinity.
 func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: Int, epsilon: T.Acc)
     -> (c: T.Acc, sa: UnitScale<T.Acc>, sb: UnitScale<T.Acc>)?
 {
@@ -166,51 +231,68 @@ func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: In
     return (c, sa, sb)
 }
 
-/// Gives every row a contiguous copy when its elements are not adjacent, so that all layouts go
-/// through the same SIMD reductions and give the same bits. One scratch area per thread, of
-/// `slots` rows; rows that are already contiguous are used in place.
-struct Staging<T: SimScalar> {
-    let buffer: UnsafeMutableRawPointer?
-    let n: Int
-
-    @inline(__always) func slot(_ k: Int) -> UnsafeMutableRawPointer {
-        buffer! + k &* n &* MemoryLayout<T>.stride
-    }
-
-    /// The row at `p` (elements `stride` bytes apart) as contiguous memory: itself, or a copy in `slot`.
-    @inline(__always) func contiguous(_ p: UnsafeRawPointer, stride: Int, slot k: Int) -> UnsafeRawPointer {
-        if stride == MemoryLayout<T>.stride { return p }
-        let dst = slot(k)
-        for i in 0..<n {
-            dst.storeBytes(
-                of: p.load(fromByteOffset: i &* stride, as: T.self),
-                toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
-        }
-        return UnsafeRawPointer(dst)
-    }
-
-    /// Where to write a row destined for `p`: `p` itself when contiguous, else `slot` (then `scatter`).
-    @inline(__always) func target(_ p: UnsafeMutableRawPointer, stride: Int, slot k: Int) -> UnsafeMutableRawPointer {
-        stride == MemoryLayout<T>.stride ? p : slot(k)
-    }
-
-    /// Copies `slot` to the row at `p` when `target` handed out the slot.
-    @inline(__always) func scatter(_ p: UnsafeMutableRawPointer, stride: Int, slot k: Int) {
-        if stride == MemoryLayout<T>.stride { return }
-        let src = slot(k)
-        for i in 0..<n {
-            p.storeBytes(
-                of: src.load(fromByteOffset: i &* MemoryLayout<T>.stride, as: T.self),
-                toByteOffset: i &* stride, as: T.self)
-        }
-    }
+/// ε as the kernels' accumulation type: a positive ε below that type's smallest subnormal becomes
+/// the smallest subnormal, not 0, so that a zero vector still gives 0 (r = 1/√ε finite) as the
+/// formula says, instead of 0 · ∞ = NaN.
+@inline(__always) func accumulatorEpsilon<A: BinaryFloatingPoint>(_ epsilon: Double) -> A {
+    let e = A(epsilon)
+    return e == 0 && epsilon > 0 ? A.leastNonzeroMagnitude : e
 }
 
-/// Runs `body` with a `Staging` of `slots` rows of `n` elements (no memory when not `needed`).
-@inline(__always)
-func withStaging<T: SimScalar>(_: T.Type, slots: Int, n: Int, needed: Bool, _ body: (Staging<T>) -> Void) {
-    if !needed { return body(Staging(buffer: nil, n: n)) }
-    withUnsafeTemporaryAllocation(byteCount: max(slots * n * MemoryLayout<T>.stride, 1), alignment: 64) { raw in
-        body(Staging(buffer: raw.baseAddress!, n: n))
+/// The two input rows of a row-wise kernel at one outer index, read through staging slots. An operand
+/// of reduced length 1 broadcast along d > 1 is normalised with its own length, as TensorFlow does:
+/// its squared norm is a₀², and its products with the other row are a₀ · Σ bᵢ, the sum taken by the
+/// same SIMD reduction as every dot product (a row of ones against b), so it has the same error bound.
+struct RowPair<T: SimScalar> {
+    let a: UnsafeRawPointer, b: UnsafeRawPointer
+    let strideA: Int, strideB: Int
+    /// The broadcast length d and whether a (b) has reduced length 1 while d > 1.
+    let d: Int
+    let broadcastA: Bool, broadcastB: Bool
+    let slotA: UnsafeMutableRawPointer?, slotB: UnsafeMutableRawPointer?
+
+    @inline(__always) init(
+        _ a: UnsafeRawPointer, strideA: Int, lengthA: Int, _ b: UnsafeRawPointer, strideB: Int, lengthB: Int, d: Int,
+        slots: (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?)
+    ) {
+        self.a = a
+        self.b = b
+        self.strideA = strideA
+        self.strideB = strideB
+        self.d = d
+        broadcastA = lengthA != d
+        broadcastB = lengthB != d
+        (slotA, slotB) = slots
+    }
+
+    /// Row a as d elements (its one element repeated when it is broadcast).
+    @inline(__always) var readerA: RowReader<T> {
+        broadcastA
+            ? RowReader(repeating: a.load(as: T.self), count: d, slot: slotA!) : RowReader(a, stride: strideA, count: d, slot: slotA)
+    }
+    @inline(__always) var readerB: RowReader<T> {
+        broadcastB
+            ? RowReader(repeating: b.load(as: T.self), count: d, slot: slotB!) : RowReader(b, stride: strideB, count: d, slot: slotB)
+    }
+
+    /// Σ a·b, |a|², |b|² (each operand's squared norm over its own length), and the plain sum of the
+    /// full-length row when the other is broadcast (else 0).
+    @inline(__always) func sums() -> (DotNorms<T.Acc>, sum: T.Acc) {
+        if broadcastA {
+            let s = dotNorms(RowReader<T>(repeating: 1, count: d, slot: slotA!), readerB, d)
+            let a0 = T.widen(a.load(as: T.self))
+            return (DotNorms(ab: a0 * s.ab, aa: a0 * a0, bb: s.bb), s.ab)
+        }
+        if broadcastB {
+            let s = dotNorms(readerA, RowReader<T>(repeating: 1, count: d, slot: slotB!), d)
+            let b0 = T.widen(b.load(as: T.self))
+            return (DotNorms(ab: b0 * s.ab, aa: s.aa, bb: b0 * b0), s.ab)
+        }
+        return (dotNorms(readerA, readerB, d), 0)
+    }
+
+    /// Whether staging slots are needed for rows with these inner strides and lengths.
+    static func needsSlots(strideA: Int, strideB: Int, lengthA: Int, lengthB: Int, d: Int) -> Bool {
+        strideA != MemoryLayout<T>.stride || strideB != MemoryLayout<T>.stride || lengthA != d || lengthB != d
     }
 }

@@ -15,18 +15,22 @@ import Synchronization
 /// costs more than the work.
 let parallelThreshold = 1 << 16
 
-/// Runs `body` over `0..<rows`, split into at most `threads` contiguous blocks when the work
-/// (`rows × elementsPerRow`) is large enough to pay for the threads.
+/// How many blocks of rows a row-wise call is split into: 1 below `parallelThreshold` elements
+/// (rows × elementsPerRow), else one per thread (at most one per row).
 @inline(__always)
-func parallelRows(_ rows: Int, elementsPerRow: Int, threads: Int32, _ body: (Range<Int>) -> Void) {
+func rowBlocks(_ rows: Int, elementsPerRow: Int, threads: Int32) -> Int {
     let work = rows.multipliedReportingOverflow(by: max(elementsPerRow, 1))
     let t = min(Int(max(threads, 1)), rows)
-    if t <= 1 || (!work.overflow && work.partialValue < parallelThreshold) {
-        body(0..<rows)
-        return
-    }
-    forEachTask(t, threads: t) { _, i in
-        body((rows * i / t)..<(rows * (i + 1) / t))
+    return t <= 1 || (!work.overflow && work.partialValue < parallelThreshold) ? 1 : t
+}
+
+/// Runs `body(block, rows)` for `blocks` contiguous blocks that cover `0..<rows` in order, one task
+/// each (block b is rows b·rows/blocks ..< (b+1)·rows/blocks).
+@inline(__always)
+func parallelRows(_ rows: Int, blocks: Int, _ body: (_ block: Int, _ rows: Range<Int>) -> Void) {
+    if blocks <= 1 { return body(0, 0..<rows) }
+    forEachTask(blocks, threads: blocks) { _, i in
+        body(i, (rows &* i / blocks)..<(rows &* (i &+ 1) / blocks))
     }
 }
 

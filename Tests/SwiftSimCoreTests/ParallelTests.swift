@@ -1,5 +1,5 @@
 // ParallelTests.swift — the outer index space and the sharing of rows among threads
-// (Sources/SwiftSimCore/Parallel.swift): RowLayout's validation and odometer, parallelRows' blocks,
+// (Sources/SwiftSimCore/RowLayout.swift, ThreadPool.swift): RowLayout's validation and odometer, parallelRows' blocks,
 // results bitwise independent of the thread count, and ndim 2/3 layouts whose strides cannot be
 // merged giving bit for bit what the same data gives laid out contiguously.
 
@@ -90,7 +90,7 @@ struct ParallelTests {
         for (rows, perRow) in sizes {
             let lock = NSLock()
             var ranges: [Range<Int>] = []
-            parallelRows(rows, elementsPerRow: perRow, threads: threads) { r in
+            parallelRows(rows, blocks: rowBlocks(rows, elementsPerRow: perRow, threads: threads)) { _, r in
                 lock.lock()
                 ranges.append(r)
                 lock.unlock()
