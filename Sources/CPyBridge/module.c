@@ -22,10 +22,11 @@ static PyObject *set_num_threads(PyObject *self, PyObject *arg) {
         PyErr_Format(PyExc_TypeError, "the number of threads must be an int, got %.200s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    long n = PyLong_AsLong(arg);
+    int overflow = 0;
+    long n = PyLong_AsLongAndOverflow(arg, &overflow);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 1 || n > 1024) {
-        PyErr_Format(PyExc_ValueError, "the number of threads must be between 1 and 1024, got %ld", n);
+    if (overflow || n < 1 || n > 1024) {
+        PyErr_Format(PyExc_ValueError, "the number of threads must be between 1 and 1024, got %S", arg);
         return NULL;
     }
     __atomic_store_n(&g_threads, (int32_t)n, __ATOMIC_RELAXED);
@@ -89,9 +90,11 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "swiftsim._swiftsim", "Swift cosine-similarity kernels (C ABI bridge).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__swiftsim(void) {
     import_array();
+    if (cpb_interrupt_init() < 0) return NULL;
     return PyModule_Create(&moduledef);
 }

@@ -1,18 +1,26 @@
-/* ops.c — one Python-callable function per kernel family: check every array, build the layout,
- * pick the dtype's entry point, release the GIL for large calls, map the status.
+/* ops.c — one Python-callable function per row-wise kernel family: convert the scalar arguments, check
+ * every array (reading each one's description once), build the layout, pick the dtype's entry point,
+ * release the GIL for large calls, map the status.
  *
  *   cosine(a, b, out, epsilon)                   a (..., da), b (..., db), out (...)
  *   l2_normalize(x, out, epsilon)                x, out (..., d)
  *   cosine_grad(a, b, u, da, db, cos, epsilon)   u, cos (...); da like a, db like b; da/db/cos may be None
  *
  * All arrays share one float dtype and the outer shape `...`; the reduced lengths da, db are equal,
- * or one of them is 1 (a size-1 reduced axis). */
+ * or one of them is 1 (a size-1 reduced axis). Scalars are converted before any array is read:
+ * converting one may run Python code (`__float__`), which must not be able to change an array
+ * between its check and its use. */
 #include "cpybridge.h"
-
 
 int cpb_parse_epsilon(PyObject *obj, double *eps) {
     *eps = PyFloat_AsDouble(obj);
-    if (*eps == -1.0 && PyErr_Occurred()) return -1;
+    if (*eps == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "epsilon must be a finite number >= 0 (it overflows a double)");
+        }
+        return -1;
+    }
     if (!(*eps >= 0.0)) {
         PyErr_SetString(PyExc_ValueError, "epsilon must be a non-negative number");
         return -1;
@@ -21,26 +29,32 @@ int cpb_parse_epsilon(PyObject *obj, double *eps) {
 }
 
 /* Checks a (..., da) and b (..., db) against each other; sets *d to the broadcast reduced length. */
-static int check_row_pair(PyArrayObject *a, PyArrayObject *b, int64_t *d) {
-    int nd = PyArray_NDIM(a);
-    if (nd < 1 || PyArray_NDIM(b) != nd) {
+static int check_row_pair(const cpb_array *a, const cpb_array *b, int64_t *d) {
+    int nd = a->ndim;
+    if (nd < 1 || b->ndim != nd) {
         PyErr_Format(PyExc_ValueError, "x1 and x2 must have the same number of axes (at least one), got %d and %d",
-                     nd, PyArray_NDIM(b));
+                     nd, b->ndim);
         return -1;
     }
     npy_intp want[NPY_MAXDIMS];
-    for (int i = 0; i < nd; i++) want[i] = PyArray_DIMS(a)[i];
-    want[nd - 1] = PyArray_DIMS(b)[nd - 1];
+    for (int i = 0; i < nd; i++) want[i] = a->dims[i];
+    want[nd - 1] = b->dims[nd - 1];
     if (cpb_require_shape(b, "x2", nd, want) < 0) return -1;
-    int64_t la = PyArray_DIMS(a)[nd - 1], lb = PyArray_DIMS(b)[nd - 1];
-    int64_t m = la == 1 ? lb : la; /* NumPy broadcasting: (1) with (0) gives (0) */
+    int64_t la = a->dims[nd - 1], lb = b->dims[nd - 1];
     if (la != lb && la != 1 && lb != 1) {
         PyErr_Format(PyExc_ValueError, "reduced lengths %lld and %lld cannot be broadcast together", (long long)la,
                      (long long)lb);
         return -1;
     }
-    *d = m;
+    *d = la == 1 ? lb : la; /* NumPy broadcasting: (1) with (0) gives (0) */
     return 0;
+}
+
+/* rows × d, for deciding whether a call is large enough to release the GIL (saturating). */
+static int large_call(int64_t rows, int64_t d) {
+    int64_t work;
+    if (__builtin_mul_overflow(rows, d > 0 ? d : 1, &work)) return 1;
+    return work >= CPB_GIL_RELEASE_ELEMENTS;
 }
 
 PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -49,28 +63,27 @@ PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyErr_Format(PyExc_TypeError, "cosine expects 4 arguments (a, b, out, epsilon), got %zd", nargs);
         return NULL;
     }
-    PyArrayObject *a, *b, *out;
+    cpb_array a, b, out;
     double eps;
     int64_t d;
-    if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
-        cpb_require_array(args[2], "out", 1, &out) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
-        cpb_require_same_dtype(a, out, "x1", "out") < 0 || cpb_parse_epsilon(args[3], &eps) < 0 ||
-        check_row_pair(a, b, &d) < 0)
+    if (cpb_parse_epsilon(args[3], &eps) < 0 || cpb_require_array(args[0], "x1", 0, -1, &a) < 0 ||
+        cpb_require_array(args[1], "x2", 0, -1, &b) < 0 || cpb_require_array(args[2], "out", 1, -1, &out) < 0 ||
+        cpb_require_same_dtype(&a, &b, "x1", "x2") < 0 || cpb_require_same_dtype(&a, &out, "x1", "out") < 0 ||
+        check_row_pair(&a, &b, &d) < 0)
         return NULL;
-    int outer_nd = PyArray_NDIM(a) - 1;
-    if (cpb_require_shape(out, "out", outer_nd, PyArray_DIMS(a)) < 0) return NULL;
+    int outer_nd = a.ndim - 1;
+    if (cpb_require_shape(&out, "out", outer_nd, a.dims) < 0) return NULL;
 
     cpb_layout L;
-    PyArrayObject *ops[3] = {a, b, out};
+    const cpb_array *ops[3] = {&a, &b, &out};
     const int scalar[3] = {0, 0, 1};
-    cpb_build_layout(&L, 3, ops, scalar, outer_nd, PyArray_DIMS(a));
-    int64_t la = PyArray_DIMS(a)[outer_nd], lb = PyArray_DIMS(b)[outer_nd];
-    void *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *po = PyArray_DATA(out);
+    cpb_build_layout(&L, 3, ops, scalar, outer_nd, a.dims);
+    int64_t la = a.dims[outer_nd], lb = b.dims[outer_nd];
+    void *pa = a.data, *pb = b.data, *po = out.data;
     int32_t threads = cpb_threads();
     ssim_status st = SSIM_OK;
-    int release = L.rows * (d > 0 ? d : 1) >= CPB_GIL_RELEASE_ELEMENTS;
-    PyThreadState *ts = release ? PyEval_SaveThread() : NULL;
-    switch (PyArray_TYPE(a)) {
+    PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
+    switch (a.type) {
     case NPY_HALF: st = ssim_cosine_f16(F16(pa), F16(pb), F16(po), d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
     case NPY_FLOAT: st = ssim_cosine_f32(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
     default: st = ssim_cosine_f64(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
@@ -86,27 +99,27 @@ PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
         PyErr_Format(PyExc_TypeError, "l2_normalize expects 3 arguments (x, out, epsilon), got %zd", nargs);
         return NULL;
     }
-    PyArrayObject *x, *out;
+    cpb_array x, out;
     double eps;
-    if (cpb_require_array(args[0], "x", 0, &x) < 0 || cpb_require_array(args[1], "out", 1, &out) < 0 ||
-        cpb_require_same_dtype(x, out, "x", "out") < 0 || cpb_parse_epsilon(args[2], &eps) < 0)
+    if (cpb_parse_epsilon(args[2], &eps) < 0 || cpb_require_array(args[0], "x", 0, -1, &x) < 0 ||
+        cpb_require_array(args[1], "out", 1, -1, &out) < 0 || cpb_require_same_dtype(&x, &out, "x", "out") < 0)
         return NULL;
-    int nd = PyArray_NDIM(x);
+    int nd = x.ndim;
     if (nd < 1) {
         PyErr_SetString(PyExc_ValueError, "x must have at least one axis");
         return NULL;
     }
-    if (cpb_require_shape(out, "out", nd, PyArray_DIMS(x)) < 0) return NULL;
+    if (cpb_require_shape(&out, "out", nd, x.dims) < 0) return NULL;
     cpb_layout L;
-    PyArrayObject *ops[2] = {x, out};
+    const cpb_array *ops[2] = {&x, &out};
     const int scalar[2] = {0, 0};
-    cpb_build_layout(&L, 2, ops, scalar, nd - 1, PyArray_DIMS(x));
-    int64_t d = PyArray_DIMS(x)[nd - 1];
-    void *px = PyArray_DATA(x), *po = PyArray_DATA(out);
+    cpb_build_layout(&L, 2, ops, scalar, nd - 1, x.dims);
+    int64_t d = x.dims[nd - 1];
+    void *px = x.data, *po = out.data;
     int32_t threads = cpb_threads();
     ssim_status st = SSIM_OK;
-    PyThreadState *ts = L.rows * d >= CPB_GIL_RELEASE_ELEMENTS ? PyEval_SaveThread() : NULL;
-    switch (PyArray_TYPE(x)) {
+    PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
+    switch (x.type) {
     case NPY_HALF: st = ssim_l2_normalize_f16(F16(px), F16(po), d, L.ndim, L.shape, L.strides, eps, threads); break;
     case NPY_FLOAT: st = ssim_l2_normalize_f32(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
     default: st = ssim_l2_normalize_f64(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
@@ -116,14 +129,15 @@ PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
     Py_RETURN_NONE;
 }
 
-/* An optional output: None, or a writeable array of `a`'s dtype and the given shape. */
-static int optional_output(PyObject *obj, const char *name, PyArrayObject *ref, int ndim, const npy_intp *shape,
-                           PyArrayObject **out) {
-    *out = NULL;
+/* An optional output: None (out->data = NULL), or a writeable array of `ref`'s dtype and the given shape. */
+static int optional_output(PyObject *obj, const char *name, const cpb_array *ref, int ndim, const npy_intp *shape,
+                           cpb_array *out, const cpb_array **slot) {
+    *slot = NULL;
     if (obj == Py_None) return 0;
-    if (cpb_require_array(obj, name, 1, out) < 0 || cpb_require_same_dtype(ref, *out, "x1", name) < 0 ||
-        cpb_require_shape(*out, name, ndim, shape) < 0)
+    if (cpb_require_array(obj, name, 1, -1, out) < 0 || cpb_require_same_dtype(ref, out, "x1", name) < 0 ||
+        cpb_require_shape(out, name, ndim, shape) < 0)
         return -1;
+    *slot = out;
     return 0;
 }
 
@@ -134,40 +148,41 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
                      nargs);
         return NULL;
     }
-    PyArrayObject *a, *b, *u, *ga, *gb, *gc;
+    cpb_array a, b, u, ga, gb, gc;
+    const cpb_array *pga, *pgb, *pgc;
     double eps;
     int64_t d;
-    if (cpb_require_array(args[0], "x1", 0, &a) < 0 || cpb_require_array(args[1], "x2", 0, &b) < 0 ||
-        cpb_require_array(args[2], "upstream", 0, &u) < 0 || cpb_require_same_dtype(a, b, "x1", "x2") < 0 ||
-        cpb_require_same_dtype(a, u, "x1", "upstream") < 0 || cpb_parse_epsilon(args[6], &eps) < 0 ||
-        check_row_pair(a, b, &d) < 0)
+    if (cpb_parse_epsilon(args[6], &eps) < 0 || cpb_require_array(args[0], "x1", 0, -1, &a) < 0 ||
+        cpb_require_array(args[1], "x2", 0, -1, &b) < 0 || cpb_require_array(args[2], "upstream", 0, -1, &u) < 0 ||
+        cpb_require_same_dtype(&a, &b, "x1", "x2") < 0 || cpb_require_same_dtype(&a, &u, "x1", "upstream") < 0 ||
+        check_row_pair(&a, &b, &d) < 0)
         return NULL;
-    int outer_nd = PyArray_NDIM(a) - 1;
-    if (cpb_require_shape(u, "upstream", outer_nd, PyArray_DIMS(a)) < 0 ||
-        optional_output(args[3], "dx1", a, outer_nd + 1, PyArray_DIMS(a), &ga) < 0 ||
-        optional_output(args[4], "dx2", a, outer_nd + 1, PyArray_DIMS(b), &gb) < 0 ||
-        optional_output(args[5], "cos", a, outer_nd, PyArray_DIMS(a), &gc) < 0)
+    int outer_nd = a.ndim - 1;
+    if (cpb_require_shape(&u, "upstream", outer_nd, a.dims) < 0 ||
+        optional_output(args[3], "dx1", &a, outer_nd + 1, a.dims, &ga, &pga) < 0 ||
+        optional_output(args[4], "dx2", &a, outer_nd + 1, b.dims, &gb, &pgb) < 0 ||
+        optional_output(args[5], "cos", &a, outer_nd, a.dims, &gc, &pgc) < 0)
         return NULL;
     cpb_layout L;
-    PyArrayObject *ops[6] = {a, b, u, ga, gb, gc};
+    const cpb_array *ops[6] = {&a, &b, &u, pga, pgb, pgc};
     const int scalar[6] = {0, 0, 1, 0, 0, 1};
-    cpb_build_layout(&L, 6, ops, scalar, outer_nd, PyArray_DIMS(a));
-    int64_t la = PyArray_DIMS(a)[outer_nd], lb = PyArray_DIMS(b)[outer_nd];
-    void *pa = PyArray_DATA(a), *pb = PyArray_DATA(b), *pu = PyArray_DATA(u);
-    void *pga = ga ? PyArray_DATA(ga) : NULL, *pgb = gb ? PyArray_DATA(gb) : NULL, *pgc = gc ? PyArray_DATA(gc) : NULL;
+    cpb_build_layout(&L, 6, ops, scalar, outer_nd, a.dims);
+    int64_t la = a.dims[outer_nd], lb = b.dims[outer_nd];
+    void *pa = a.data, *pb = b.data, *pu = u.data;
+    void *oa = pga ? pga->data : NULL, *ob = pgb ? pgb->data : NULL, *oc = pgc ? pgc->data : NULL;
     int32_t threads = cpb_threads();
     ssim_status st = SSIM_OK;
-    PyThreadState *ts = L.rows * (d > 0 ? d : 1) >= CPB_GIL_RELEASE_ELEMENTS ? PyEval_SaveThread() : NULL;
-    switch (PyArray_TYPE(a)) {
+    PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
+    switch (a.type) {
     case NPY_HALF:
-        st = ssim_cosine_grad_f16(F16(pa), F16(pb), F16(pu), F16(pga), F16(pgb), F16(pgc), d, la, lb, L.ndim, L.shape,
+        st = ssim_cosine_grad_f16(F16(pa), F16(pb), F16(pu), F16(oa), F16(ob), F16(oc), d, la, lb, L.ndim, L.shape,
                                   L.strides, eps, threads);
         break;
     case NPY_FLOAT:
-        st = ssim_cosine_grad_f32(pa, pb, pu, pga, pgb, pgc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
+        st = ssim_cosine_grad_f32(pa, pb, pu, oa, ob, oc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
         break;
     default:
-        st = ssim_cosine_grad_f64(pa, pb, pu, pga, pgb, pgc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
+        st = ssim_cosine_grad_f64(pa, pb, pu, oa, ob, oc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
         break;
     }
     if (ts) PyEval_RestoreThread(ts);
@@ -203,7 +218,8 @@ static int overlaps(PyArrayObject *x, PyArrayObject *y) {
  * same shape, reduced over the last axis, epsilon a float >= 0, and out None or a C-contiguous,
  * writeable array of the result's shape and dtype that overlaps neither input. Returns out, or a new
  * result (a scalar for 1-D inputs, as NumPy does). Returns None, without an exception, for anything
- * else: the Python layer then takes the general path and raises the precise error. */
+ * else: the Python layer then takes the general path and raises the precise error. No Python code
+ * runs here (epsilon must be an exact float), so the arrays cannot change under the checks. */
 PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 4 || !PyArray_CheckExact(args[0]) || !PyArray_CheckExact(args[1]) || !PyFloat_CheckExact(args[2]))

@@ -89,56 +89,62 @@ import CSwiftSim
 @c @implementation public func ssim_pairwise_cosine_f16(
     _ x: UnsafePointer<ssim_f16>?, _ y: UnsafePointer<ssim_f16>?, _ out: UnsafeMutablePointer<ssim_f16>?, _ n: Int64, _ m: Int64,
     _ d: Int64, _ xElemStride: Int64, _ yElemStride: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
-    _ epsilon: Double, _ threads: Int32
+    _ epsilon: Double, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     pairwiseCosine(
         f16(x), f16(y), f16(out), n: n, m: m, d: d, xElemStride: xElemStride, yElemStride: yElemStride, ndim: ndim, shape: shape,
-        strides: strides, epsilon: epsilon, threads: threads)
+        strides: strides, epsilon: epsilon, threads: threads, interrupt: interrupt)
 }
 @c @implementation public func ssim_pairwise_cosine_f32(
     _ x: UnsafePointer<Float>?, _ y: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ n: Int64, _ m: Int64, _ d: Int64,
     _ xElemStride: Int64, _ yElemStride: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
-    _ epsilon: Double, _ threads: Int32
+    _ epsilon: Double, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     pairwiseCosine(
         x, y, out, n: n, m: m, d: d, xElemStride: xElemStride, yElemStride: yElemStride, ndim: ndim, shape: shape, strides: strides,
-        epsilon: epsilon, threads: threads)
+        epsilon: epsilon, threads: threads, interrupt: interrupt)
 }
 @c @implementation public func ssim_pairwise_cosine_f64(
     _ x: UnsafePointer<Double>?, _ y: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ n: Int64, _ m: Int64, _ d: Int64,
     _ xElemStride: Int64, _ yElemStride: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
-    _ epsilon: Double, _ threads: Int32
+    _ epsilon: Double, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     pairwiseCosine(
         x, y, out, n: n, m: m, d: d, xElemStride: xElemStride, yElemStride: yElemStride, ndim: ndim, shape: shape, strides: strides,
-        epsilon: epsilon, threads: threads)
+        epsilon: epsilon, threads: threads, interrupt: interrupt)
 }
 
 // MARK: top-k retrieval
 @c @implementation public func ssim_top_k_f16(
     _ queries: UnsafePointer<ssim_f16>?, _ corpus: UnsafePointer<ssim_f16>?, _ scores: UnsafeMutablePointer<ssim_f16>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32
+    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
+    _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         f16(queries), f16(corpus), f16(scores), indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads)
+        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
+        interrupt: interrupt)
 }
 @c @implementation public func ssim_top_k_f32(
     _ queries: UnsafePointer<Float>?, _ corpus: UnsafePointer<Float>?, _ scores: UnsafeMutablePointer<Float>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32
+    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
+    _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         queries, corpus, scores, indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads)
+        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
+        interrupt: interrupt)
 }
 @c @implementation public func ssim_top_k_f64(
     _ queries: UnsafePointer<Double>?, _ corpus: UnsafePointer<Double>?, _ scores: UnsafeMutablePointer<Double>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32
+    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
+    _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         queries, corpus, scores, indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads)
+        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
+        interrupt: interrupt)
 }

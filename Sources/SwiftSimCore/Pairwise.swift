@@ -14,6 +14,7 @@
 // panels). Each result is produced by one micro-kernel lane, so no split changes a bit.
 
 import CSwiftSim
+import CSwiftSimThreads
 
 /// One operand's rows: row i, element k at `base + i·rowStride + k·elemStride` (bytes).
 struct RowMatrix {
@@ -100,7 +101,8 @@ func packRows<T: SimScalar>(
 /// All pairs of one matrix pair into `out` (row stride `outStride`, columns contiguous).
 func pairwiseMatrix<T: SimScalar>(
     _ x: RowMatrix, _ y: RowMatrix, out: UnsafeMutableRawPointer, outStride: Int, d: Int, epsilon: T.Acc,
-    symmetric: Bool, blocking bl: AllPairsBlocking, buffers: AllPairsBuffers<T>, threads: Int, _: T.Type
+    symmetric: Bool, blocking bl: AllPairsBlocking, buffers: AllPairsBuffers<T>, threads: Int,
+    interrupt: UnsafePointer<Int32>?, _: T.Type
 ) {
     let mr = bl.mr, nr = bl.nr, size = MemoryLayout<T>.stride
     let n = x.rows, m = y.rows
@@ -139,10 +141,12 @@ func pairwiseMatrix<T: SimScalar>(
             let runPanels = (npx &+ runs &- 1) / runs
             let runCount = (npx &+ runPanels &- 1) / runPanels
             forEachTask(blocks &* runCount, threads: threads) { worker, t in
+                if ssim_flag_is_set(interrupt) { return }
                 let jp0 = (t / runCount) &* bl.blockPanels, jp1 = min(npy, jp0 &+ bl.blockPanels)
                 let ip0 = (t % runCount) &* runPanels, ip1 = min(npx, ip0 &+ runPanels)
                 let tiles = buffers.tiles + worker &* bl.tileVectors
                 for ip in ip0..<ip1 {
+                    if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
                     let i0 = xs0 &+ ip &* mr
                     var jLo = jp0
                     if symmetric && i0 > ys0 { jLo = max(jp0, (i0 &- ys0) / nr) }  // first tile reaching j ≥ i0
@@ -167,14 +171,18 @@ func pairwiseMatrix<T: SimScalar>(
             }
         }
         xs0 &+= bl.xPass
+        if ssim_flag_is_set(interrupt) { return }
     }
-    if symmetric { mirrorLower(out, n: n, rowStride: outStride, threads: threads, T.self) }
+    if symmetric { mirrorLower(out, n: n, rowStride: outStride, threads: threads, interrupt: interrupt, T.self) }
 }
 
 /// out[i][j] = out[j][i] for every j < i, in 64 × 64 blocks; row bands are spread over `threads`.
-func mirrorLower<T>(_ out: UnsafeMutableRawPointer, n: Int, rowStride: Int, threads: Int, _: T.Type) {
+func mirrorLower<T>(
+    _ out: UnsafeMutableRawPointer, n: Int, rowStride: Int, threads: Int, interrupt: UnsafePointer<Int32>?, _: T.Type
+) {
     let b = 64, size = MemoryLayout<T>.stride
     forEachTask((n &+ b &- 1) / b, threads: threads) { _, t in
+        if ssim_flag_is_set(interrupt) { return }
         let i0 = t &* b, i1 = min(n, i0 &+ b)
         var j0 = 0
         while j0 < i1 {
@@ -194,7 +202,7 @@ func mirrorLower<T>(_ out: UnsafeMutableRawPointer, n: Int, rowStride: Int, thre
 func pairwiseCosine<T: SimScalar>(
     _ x: UnsafePointer<T>?, _ y: UnsafePointer<T>?, _ out: UnsafeMutablePointer<T>?, n: Int64, m: Int64, d: Int64,
     xElemStride: Int64, yElemStride: Int64, ndim: Int32, shape: UnsafePointer<Int64>?, strides: UnsafePointer<Int64>?,
-    epsilon: Double, threads: Int32
+    epsilon: Double, threads: Int32, interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     guard n >= 0, m >= 0, d >= 0 else { return SSIM_ERR_BAD_SHAPE }
     let layout: RowLayout
@@ -232,11 +240,11 @@ func pairwiseCosine<T: SimScalar>(
                         RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
                         RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
                         out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
-                        blocking: bl, buffers: bufs[worker], threads: 1, T.self)
+                        blocking: bl, buffers: bufs[worker], threads: 1, interrupt: interrupt, T.self)
                 }
             }
         }
-        return SSIM_OK
+        return ssim_flag_is_set(interrupt) ? SSIM_INTERRUPTED : SSIM_OK
     }
     guard let buffers = AllPairsBuffers<T>(bl, workers: t) else { return SSIM_ERR_NO_MEMORY }
     defer { buffers.memory.free() }
@@ -245,7 +253,7 @@ func pairwiseCosine<T: SimScalar>(
             RowMatrix(base: px + off[0], rows: rn, rowStride: xr, elemStride: xs),
             RowMatrix(base: py + off[1], rows: rm, rowStride: yr, elemStride: ys),
             out: po + off[2], outStride: outStride, d: rd, epsilon: eps, symmetric: symmetric,
-            blocking: bl, buffers: buffers, threads: t, T.self)
+            blocking: bl, buffers: buffers, threads: t, interrupt: interrupt, T.self)
     }
-    return SSIM_OK
+    return ssim_flag_is_set(interrupt) ? SSIM_INTERRUPTED : SSIM_OK
 }

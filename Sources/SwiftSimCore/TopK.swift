@@ -11,6 +11,7 @@
 // themselves by index). The order is total, so the result does not depend on how the corpus was split.
 
 import CSwiftSim
+import CSwiftSimThreads
 
 /// One worker's heaps for the queries of one pass: query q's heap is scores/indices[q·k ..< q·k + k].
 struct TopKHeaps<A: BinaryFloatingPoint> {
@@ -111,7 +112,7 @@ func topK<T: SimScalar>(
     _ queries: UnsafePointer<T>?, _ corpus: UnsafePointer<T>?, _ scores: UnsafeMutablePointer<T>?,
     _ indices: UnsafeMutablePointer<Int64>?, nq: Int64, n: Int64, d: Int64, k: Int64,
     qRowStride: Int64, qElemStride: Int64, cRowStride: Int64, cElemStride: Int64,
-    epsilon: Double, assumeNormalized: Int32, threads: Int32
+    epsilon: Double, assumeNormalized: Int32, threads: Int32, interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     guard nq >= 0, n >= 0, d >= 0, k >= 1, k <= n else { return SSIM_ERR_BAD_SHAPE }
     guard epsilon >= 0 else { return SSIM_ERR_BAD_EPSILON }
@@ -179,6 +180,7 @@ func topK<T: SimScalar>(
             }
             for h in heaps { h.counts.initialize(repeating: 0, count: qRows) }
             forEachTask(blocks, threads: t) { worker, blk in
+                if ssim_flag_is_set(interrupt) { return }
                 let at = workerAt[worker]
                 let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
                 let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
@@ -188,6 +190,7 @@ func topK<T: SimScalar>(
                     corpusRows, first: c0, count: cRows, width: nr, d: rd, panels: cPanels, scales: cScales,
                     epsilon: eps, normalize: normalize, T.self)
                 for ip in 0..<npq {
+                    if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
                     let a = UnsafePointer(qPanels + ip &* mr &* rd)
                     var pc = 0
                     repeat {
@@ -208,6 +211,7 @@ func topK<T: SimScalar>(
                     }
                 }
             }
+            if ssim_flag_is_set(interrupt) { return }
             // Merge every worker's heap of each query, best first, into the outputs.
             let mergeChunk = 64
             forEachTask((qRows &+ mergeChunk &- 1) / mergeChunk, threads: t) { worker, task in
@@ -232,5 +236,5 @@ func topK<T: SimScalar>(
             qs0 &+= qPass
         }
     }
-    return SSIM_OK
+    return ssim_flag_is_set(interrupt) ? SSIM_INTERRUPTED : SSIM_OK
 }

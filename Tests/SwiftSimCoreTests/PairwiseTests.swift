@@ -51,7 +51,7 @@ func pairwise<T: SimScalar>(
                     pairwiseCosine(
                         px.baseAddress, sameBuffer ? px.baseAddress : py.baseAddress, po.baseAddress, n: Int64(n),
                         m: Int64(m), d: Int64(d), xElemStride: size, yElemStride: size, ndim: 0, shape: nil,
-                        strides: ps.baseAddress, epsilon: epsilon, threads: threads)
+                        strides: ps.baseAddress, epsilon: epsilon, threads: threads, interrupt: nil)
                 }
             }
         }
@@ -137,7 +137,7 @@ final class PairwiseTests: XCTestCase {
         let strides: [Int64] = [Int64(n * 2 * d) * e, Int64(2 * d) * e, 0, Int64(d) * e, Int64(n * m) * e, Int64(m) * e]
         let st = pairwiseCosine(
             xs, y, &out, n: Int64(n), m: Int64(m), d: Int64(d), xElemStride: 2 * e, yElemStride: e, ndim: 1, shape: shape,
-            strides: strides, epsilon: 1e-12, threads: 2)
+            strides: strides, epsilon: 1e-12, threads: 2, interrupt: nil)
         XCTAssertEqual(st, SSIM_OK)
         for b in 0..<batches {
             var xb = [Double]()
@@ -154,23 +154,23 @@ final class PairwiseTests: XCTestCase {
         XCTAssertEqual(
             pairwiseCosine(
                 one, one, &out, n: -1, m: 1, d: 1, xElemStride: 4, yElemStride: 4, ndim: 0, shape: nil, strides: strides,
-                epsilon: 1e-12, threads: 1), SSIM_ERR_BAD_SHAPE)
+                epsilon: 1e-12, threads: 1, interrupt: nil), SSIM_ERR_BAD_SHAPE)
         XCTAssertEqual(
             pairwiseCosine(
                 one, one, &out, n: 1, m: 1, d: 1, xElemStride: 4, yElemStride: 4, ndim: 0, shape: nil, strides: strides,
-                epsilon: -1, threads: 1), SSIM_ERR_BAD_EPSILON)
+                epsilon: -1, threads: 1, interrupt: nil), SSIM_ERR_BAD_EPSILON)
         XCTAssertEqual(
             pairwiseCosine(
                 Optional<UnsafePointer<Float>>.none, one, &out, n: 1, m: 1, d: 1, xElemStride: 4, yElemStride: 4, ndim: 0,
-                shape: nil, strides: strides, epsilon: 1e-12, threads: 1), SSIM_ERR_NULL_POINTER)
+                shape: nil, strides: strides, epsilon: 1e-12, threads: 1, interrupt: nil), SSIM_ERR_NULL_POINTER)
         XCTAssertEqual(
             pairwiseCosine(
                 Optional<UnsafePointer<Float>>.none, nil, nil, n: 0, m: 1, d: 1, xElemStride: 4, yElemStride: 4, ndim: 0,
-                shape: nil, strides: strides, epsilon: 1e-12, threads: 1), SSIM_OK)
+                shape: nil, strides: strides, epsilon: 1e-12, threads: 1, interrupt: nil), SSIM_OK)
         XCTAssertEqual(
             pairwiseCosine(
                 one, one, &out, n: 1, m: 1, d: 1, xElemStride: 4, yElemStride: 4, ndim: 99, shape: nil, strides: strides,
-                epsilon: 1e-12, threads: 1), SSIM_ERR_BAD_SHAPE)
+                epsilon: 1e-12, threads: 1, interrupt: nil), SSIM_ERR_BAD_SHAPE)
     }
 
     func testTileShapeIsOneOfTheRegisterFitShapes() {
@@ -181,5 +181,26 @@ final class PairwiseTests: XCTestCase {
         XCTAssertEqual(gemmTileVectors, gemmMR * gemmNRV)
         XCTAssertEqual(gemmNR(Float.self), gemmNRV * 16)
         XCTAssertEqual(gemmNR(Double.self), gemmNRV * 8)
+    }
+
+    func testInterruptFlagStopsTheCall() {
+        // Set before the call: nothing is computed and the status says so; a cleared flag runs fully.
+        let n = 300, d = 64
+        var g = Lcg(state: 3)
+        let x = g.matrix(n, d).map { Float($0) }
+        var out = [Float](repeating: -7, count: n * n)
+        let strides: [Int64] = [Int64(d * 4), Int64(d * 4), Int64(n * 4)]
+        var flag: Int32 = 1
+        let stopped = pairwiseCosine(
+            x, x, &out, n: Int64(n), m: Int64(n), d: Int64(d), xElemStride: 4, yElemStride: 4, ndim: 0, shape: nil,
+            strides: strides, epsilon: 1e-12, threads: 2, interrupt: &flag)
+        XCTAssertEqual(stopped, SSIM_INTERRUPTED)
+        XCTAssertTrue(out.allSatisfy { $0 == -7 }, "no tile was computed")
+        flag = 0
+        let full = pairwiseCosine(
+            x, x, &out, n: Int64(n), m: Int64(n), d: Int64(d), xElemStride: 4, yElemStride: 4, ndim: 0, shape: nil,
+            strides: strides, epsilon: 1e-12, threads: 2, interrupt: &flag)
+        XCTAssertEqual(full, SSIM_OK)
+        XCTAssertEqual(out, pairwise(x, x, n: n, m: n, d: d, threads: 1).1)
     }
 }

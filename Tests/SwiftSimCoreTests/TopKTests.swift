@@ -14,7 +14,7 @@ func topKCall<T: SimScalar>(
     let row = Int64(d * MemoryLayout<T>.stride), e = Int64(MemoryLayout<T>.stride)
     let st = topK(
         q, c, &scores, &indices, nq: Int64(nq), n: Int64(n), d: Int64(d), k: Int64(k), qRowStride: row, qElemStride: e,
-        cRowStride: row, cElemStride: e, epsilon: 1e-12, assumeNormalized: normalized ? 1 : 0, threads: threads)
+        cRowStride: row, cElemStride: e, epsilon: 1e-12, assumeNormalized: normalized ? 1 : 0, threads: threads, interrupt: nil)
     return (st, scores, indices)
 }
 
@@ -99,11 +99,11 @@ final class TopKTests: XCTestCase {
         XCTAssertEqual(
             topK(
                 q, c, &s, &i, nq: 1, n: 2, d: 2, k: 1, qRowStride: 8, qElemStride: 4, cRowStride: 8, cElemStride: 4,
-                epsilon: -1, assumeNormalized: 0, threads: 1), SSIM_ERR_BAD_EPSILON)
+                epsilon: -1, assumeNormalized: 0, threads: 1, interrupt: nil), SSIM_ERR_BAD_EPSILON)
         XCTAssertEqual(
             topK(
                 q, Optional<UnsafePointer<Float>>.none, &s, &i, nq: 1, n: 2, d: 2, k: 1, qRowStride: 8, qElemStride: 4,
-                cRowStride: 8, cElemStride: 4, epsilon: 1e-12, assumeNormalized: 0, threads: 1), SSIM_ERR_NULL_POINTER)
+                cRowStride: 8, cElemStride: 4, epsilon: 1e-12, assumeNormalized: 0, threads: 1, interrupt: nil), SSIM_ERR_NULL_POINTER)
     }
 
     func testHeapKeepsTheBestK() {
@@ -122,5 +122,22 @@ final class TopKTests: XCTestCase {
         XCTAssertEqual(counts[0], k)
         let kept = (0..<k).map { (scores[$0], indices[$0]) }.sorted { TopKHeaps<Float>.ranksAfter($1.0, $1.1, $0.0, $0.1) }
         XCTAssertEqual(kept.map { Int($0.1) }, referenceRanking(values[...], k: k))
+    }
+
+    func testInterruptFlagStopsTheCall() {
+        // A raised flag stops the call at the first tile boundary: the status says so.
+        let nq = 30, n = 5_000, d = 64
+        var g = Lcg(state: 5)
+        let q = g.matrix(nq, d).map { Float($0) }, c = g.matrix(n, d).map { Float($0) }
+        var scores = [Float](repeating: 0, count: nq * 10), indices = [Int64](repeating: 0, count: nq * 10)
+        for raised: Int32 in [1, 0] {
+            var flag = raised
+            let st = topK(
+                q, c, &scores, &indices, nq: Int64(nq), n: Int64(n), d: Int64(d), k: 10, qRowStride: Int64(d * 4),
+                qElemStride: 4, cRowStride: Int64(d * 4), cElemStride: 4, epsilon: 1e-12, assumeNormalized: 0, threads: 2,
+                interrupt: &flag)
+            XCTAssertEqual(st, raised != 0 ? SSIM_INTERRUPTED : SSIM_OK)
+        }
+        XCTAssertEqual(indices, topKCall(q, c, nq: nq, n: n, d: d, k: 10).2)
     }
 }

@@ -20,6 +20,19 @@
 /* The most operands one call has (cosine grad: a, b, u, da, db, cos). */
 #define CPB_MAX_OPERANDS 6
 
+/* What the shim knows of one array, read once from the ndarray after every scalar argument has been
+ * converted (converting a scalar may run Python code, which could re-type or reshape the array): every
+ * later check and the kernel call use this copy, never the ndarray again. */
+typedef struct {
+    int type;       /* NumPy type number */
+    int ndim;
+    npy_intp itemsize;
+    npy_intp dims[NPY_MAXDIMS];
+    npy_intp strides[NPY_MAXDIMS];
+    char *data;
+    int c_contiguous;
+} cpb_array;
+
 /* The outer index space of one call, in the layout the C ABI takes. */
 typedef struct {
     int32_t ndim;
@@ -28,18 +41,27 @@ typedef struct {
     int64_t strides[CPB_MAX_OPERANDS * (SSIM_MAX_DIMS + 1)];
 } cpb_layout;
 
-/* buffers.c */
-int cpb_require_array(PyObject *obj, const char *name, int writeable, PyArrayObject **out);
-int cpb_require_same_dtype(PyArrayObject *ref, PyArrayObject *arr, const char *ref_name, const char *name);
-int cpb_require_shape(PyArrayObject *arr, const char *name, int ndim, const npy_intp *shape);
-int cpb_build_layout(cpb_layout *layout, int noperands, PyArrayObject **arrays, const int *is_row_scalar,
-                     int outer_ndim, const npy_intp *outer_shape);
+/* buffers.c: `cpb_require_array` checks `obj` (an ndarray of float16/32/64, or of `type` when >= 0, in
+ * native byte order, aligned, writeable when asked) and fills *out; the rest work on that copy. */
+int cpb_require_array(PyObject *obj, const char *name, int writeable, int type, cpb_array *out);
+int cpb_require_same_dtype(const cpb_array *ref, const cpb_array *arr, const char *ref_name, const char *name);
+int cpb_require_shape(const cpb_array *arr, const char *name, int ndim, const npy_intp *shape);
+void cpb_build_layout(cpb_layout *layout, int noperands, const cpb_array *const *arrays, const int *is_row_scalar,
+                      int outer_ndim, const npy_intp *outer_shape);
 
 /* errors.c */
 int cpb_raise_status(ssim_status status, const char *op);
 
 /* ops.c: epsilon as a C double, ValueError unless >= 0 */
 int cpb_parse_epsilon(PyObject *obj, double *eps);
+
+/* interrupt.c: around a long GIL-free kernel call on the main thread, a SIGINT sets the flag that
+ * cpb_interrupt_begin returns (NULL where Ctrl-C cannot be caught: another thread, or no Python
+ * handler) and still reaches Python's own handler; cpb_interrupt_end restores the handler. Called with
+ * the GIL held. */
+const int32_t *cpb_interrupt_begin(void);
+void cpb_interrupt_end(const int32_t *flag);
+int cpb_interrupt_init(void);
 
 /* ops.c */
 PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -13,7 +13,9 @@
  *   - All counts are int64_t, all strides are in bytes, `epsilon` floors the squared norm.
  *   - `threads` <= 1 runs on the calling thread. Results never depend on `threads` (bitwise): one
  *     row is always reduced by one thread, in one fixed order.
- *   - Nothing here traps: bad arguments return a status, never abort the process.
+ *   - Nothing here traps: bad arguments return a status, never abort the process, whatever the sizes
+ *     and strides (size products are checked for overflow; scratch memory is bounded per thread).
+ *   - The caller keeps every buffer alive and unchanged in size for the duration of the call.
  *   - Names are ssim_<op>_<dtype>; f16 is IEEE binary16 passed as its bit pattern.
  */
 #ifndef SWIFTSIM_H
@@ -32,6 +34,8 @@ typedef enum ssim_status {
     SSIM_ERR_BAD_SHAPE = 2,        /* negative size, ndim out of range, or d_a/d_b not in {d, 1} */
     SSIM_ERR_BAD_EPSILON = 3,      /* epsilon negative or NaN */
     SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
+    SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
+                                      its outputs are unspecified (inputs are never written) */
 } ssim_status;
 
 /** The largest outer rank an operation accepts (NumPy's own limit). */
@@ -116,9 +120,13 @@ const char *ssim_build_info(void);
  * The scale product is symmetric, so c_ij and c_ji are bitwise equal, and results never depend on
  * `threads`. A row holding NaN or +-Inf has r = NaN, so its whole row (column) of results is NaN;
  * a finite row whose squared norm overflows is scaled by a power of two first (exact cosine).
- * Threads: parked helper threads are created on first use and reused (a concurrent caller runs on
- * libdispatch instead); the most recently released workspace block (<= 64 MiB) is kept for the next
- * call, so repeated calls do not page-fault a fresh buffer each time.
+ * Threads: parked helper threads are created on first use and reused (a concurrent caller, or one
+ * for which no helper thread can be created, runs on its own thread); the most recently released
+ * workspace block (<= 64 MiB) is kept for the next call, so repeated calls do not page-fault a fresh
+ * buffer each time.
+ * Interruption: `interrupt` may be NULL; otherwise the kernels read *interrupt (atomically) at every
+ * tile boundary and, once it is nonzero, stop within one tile per thread and return SSIM_INTERRUPTED.
+ * A signal handler may set it.
  * ============================================================================================= */
 
 /* ---------------------------------------------------------------------------------------------
@@ -136,17 +144,20 @@ ssim_status ssim_pairwise_cosine_f16(const ssim_f16 *x, const ssim_f16 *y, ssim_
                                      int64_t n, int64_t m, int64_t d,
                                      int64_t x_elem_stride, int64_t y_elem_stride,
                                      int32_t ndim, const int64_t *shape, const int64_t *strides,
-                                     double epsilon, int32_t threads);
+                                     double epsilon, int32_t threads,
+                                     const int32_t *interrupt);
 ssim_status ssim_pairwise_cosine_f32(const float *x, const float *y, float *out,
                                      int64_t n, int64_t m, int64_t d,
                                      int64_t x_elem_stride, int64_t y_elem_stride,
                                      int32_t ndim, const int64_t *shape, const int64_t *strides,
-                                     double epsilon, int32_t threads);
+                                     double epsilon, int32_t threads,
+                                     const int32_t *interrupt);
 ssim_status ssim_pairwise_cosine_f64(const double *x, const double *y, double *out,
                                      int64_t n, int64_t m, int64_t d,
                                      int64_t x_elem_stride, int64_t y_elem_stride,
                                      int32_t ndim, const int64_t *shape, const int64_t *strides,
-                                     double epsilon, int32_t threads);
+                                     double epsilon, int32_t threads,
+                                     const int32_t *interrupt);
 
 /* ---------------------------------------------------------------------------------------------
  * Top-k retrieval: for each of the `nq` query rows, the `k` corpus rows (of `n`) with the highest
@@ -161,15 +172,18 @@ ssim_status ssim_pairwise_cosine_f64(const double *x, const double *y, double *o
 ssim_status ssim_top_k_f16(const ssim_f16 *queries, const ssim_f16 *corpus, ssim_f16 *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads);
+                           double epsilon, int32_t assume_normalized, int32_t threads,
+                           const int32_t *interrupt);
 ssim_status ssim_top_k_f32(const float *queries, const float *corpus, float *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads);
+                           double epsilon, int32_t assume_normalized, int32_t threads,
+                           const int32_t *interrupt);
 ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads);
+                           double epsilon, int32_t assume_normalized, int32_t threads,
+                           const int32_t *interrupt);
 
 #ifdef __cplusplus
 }

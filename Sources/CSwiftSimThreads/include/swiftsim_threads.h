@@ -5,6 +5,7 @@
 #ifndef SWIFTSIM_THREADS_H
 #define SWIFTSIM_THREADS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Implemented in Swift (Sources/SwiftSimCore/ThreadPool.swift) and registered with pthread_atfork by
@@ -16,7 +17,7 @@ void ssim_pool_child_after_fork(void);
 
 /* A relaxed atomic read of a flag another thread (or a signal handler) may set during the call, so the
  * compiler reads memory each time instead of hoisting the load out of the kernel's loops. */
-static inline int32_t ssim_flag_is_set(const int32_t *flag) {
+static inline bool ssim_flag_is_set(const int32_t *flag) {
     return flag != 0 && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
 }
 
