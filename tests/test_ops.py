@@ -1095,3 +1095,112 @@ def test_long_strided_rows_are_staged_in_chunks_with_the_same_bits(d, dtype):
     one = np.broadcast_to(np.asarray(0.25, dtype), (3, d))  # stride 0, read as a filled chunk
     full = np.full((3, d), 0.25, dtype)
     assert np.array_equal(ops.cosine_similarity(one, b), ops.cosine_similarity(full, b))
+
+
+def test_l2_normalize_empty_axis_tuple_normalises_each_element():
+    x = np.array([[3.0, -2.0, 0.0], [1e-7, -1e-8, 5.0]])
+    want = x / np.sqrt(np.maximum(x * x, EPS))  # TF: reduce_sum over no axis is x² itself
+    assert_close(ops.l2_normalize(x, axis=()), want, value_tol(np.float64, 1))
+    out = np.empty_like(x)
+    assert ops.l2_normalize(x, axis=(), out=out) is out
+    assert_close(out, want, value_tol(np.float64, 1))
+
+
+def test_l2_normalize_zero_size_with_several_axes():
+    for shape, axis in (((7, 16, 2, 0), (2, 1)), ((0, 5, 3), (2, 0)), ((2, 0, 3), (0, 1))):
+        got = ops.l2_normalize(np.zeros(shape, np.float32), axis=axis)
+        assert got.shape == shape and got.dtype == np.float32
+
+
+def test_gradient_outputs_that_overlap_are_refused():
+    a, b = rand_pair(3, (4, 8), np.float64)
+    g = np.empty((4, 8))
+    with pytest.raises(ValueError, match="overlap"):
+        ops.cosine_similarity_grad(a, b, out=(g, g))
+    buf = np.empty(48)
+    with pytest.raises(ValueError, match="overlap"):
+        ops.cosine_similarity_grad(a, b, out=(buf[:32].reshape(4, 8), buf[16:].reshape(4, 8)))
+    before = a.copy()
+    g1, g2 = np.empty((4, 8)), np.empty((4, 8))
+    ops.cosine_similarity_grad(a, b, out=(g1, g2))  # distinct outs are fine
+    w1, w2 = ref_grad(a, b)
+    t1, t2 = grad_tol(a, b, dtype=np.float64)
+    assert_close(g1, w1, t1)
+    assert_close(g2, w2, t2)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_float16_gradient_of_a_row_broadcast_input_is_summed_in_float32():
+    """Per-row float16 gradients of a broadcast input overflow; their float32 sum is representable."""
+    a = np.full((1, 4), 0.01, np.float16)  # r_a = 50
+    b = np.tile(np.array([[1, 0.5, -0.75, 0.25]], np.float16), (10, 1))
+    u = np.array([3000.0, -2990.0] * 5)  # per-row gradients ~1e5, beyond float16; their sum is not
+    dx1, dx2 = ops.cosine_similarity_grad(a, b, u)
+    w1, w2 = ref_grad(a, b, u)
+    assert np.all(np.isfinite(w1)) and np.abs(w1).max() < 65504
+    assert np.all(np.isfinite(dx1.astype(np.float64))), dx1
+    t1, t2 = grad_tol(a, b, u, dtype=np.float16)
+    assert_close(dx1, w1, t1, "dx1")
+    assert_close(dx2, w2, t2, "dx2")
+    c, g1, _ = ops.cosine_value_and_grad(a, b, u, need=(True, False))
+    assert c.dtype == g1.dtype == np.float16
+    np.testing.assert_array_equal(c, ops.cosine_similarity(a, b))  # the same bits as the float16 kernel
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: ops.cosine_similarity(x, x, axis=2**64),
+        lambda x: ops.cosine_similarity(x, x, axis=-(2**70)),
+        lambda x: ops.l2_normalize(x, axis=(0, 2**64)),
+        lambda x: ops.cosine_similarity_grad(x, x, axis=2**63),
+    ],
+    ids=["axis 2**64", "axis -2**70", "axis tuple", "grad axis 2**63"],
+)
+def test_huge_axes_raise_axis_error(call):
+    with pytest.raises(AxisError):
+        call(np.ones((2, 3)))
+
+
+def test_huge_numbers_raise_value_errors_not_overflow():
+    x = np.ones((2, 3))
+    for eps in (10**400, -(10**400)):
+        with pytest.raises(ValueError, match="epsilon"):
+            ops.cosine_similarity(x, x, epsilon=eps)
+        with pytest.raises(ValueError, match="epsilon"):
+            swiftsim._swiftsim.cosine(x, x, np.empty(2), eps)
+    for n in (2**64, -(2**64), 2**31):
+        with pytest.raises(ValueError, match="threads"):
+            swiftsim.set_num_threads(n)
+    with pytest.raises(AxisError):
+        swiftsim.losses.CosineSimilarity(axis=2**64)
+    with pytest.raises(AxisError):
+        swiftsim.metrics.CosineSimilarity(axis=2**64)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: np.dtype(t).name)
+def test_unaligned_out_is_accepted(dtype):
+    """A C-contiguous, writeable out= at an address not aligned for its dtype gets the same values."""
+    itemsize = np.dtype(dtype).itemsize
+
+    def unaligned(shape):
+        raw = np.zeros(int(np.prod(shape)) * itemsize + 1, np.uint8)[1:]
+        out = np.ndarray(shape, dtype, raw)
+        assert not out.flags.aligned and out.flags.c_contiguous and out.flags.writeable
+        return out
+
+    a, b = rand_pair(9, (5, 7), dtype, -1, 1)
+    o = unaligned((5,))
+    assert ops.cosine_similarity(a, b, out=o) is o
+    np.testing.assert_array_equal(o, ops.cosine_similarity(a, b))
+    o = unaligned((5, 7))
+    assert ops.l2_normalize(a, out=o) is o
+    np.testing.assert_array_equal(o, ops.l2_normalize(a))
+    g1, g2 = unaligned((5, 7)), unaligned((5, 7))
+    r1, r2 = ops.cosine_similarity_grad(a, b, out=(g1, g2))
+    w1, w2 = ops.cosine_similarity_grad(a, b)
+    np.testing.assert_array_equal(r1, w1)
+    np.testing.assert_array_equal(r2, w2)
+    o = unaligned((5, 5))
+    assert ops.pairwise_cosine_similarity(a, b, out=o) is o
+    np.testing.assert_array_equal(o, ops.pairwise_cosine_similarity(a, b))

@@ -189,7 +189,7 @@ def random_pair(seed, shape, dtype, lo=-3.0, hi=3.0):
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("axis", [-1, 0, 1, 2, -2, None, (0, 2)], ids=str)
+@pytest.mark.parametrize("axis", [-1, 0, 1, 2, -2, None, (0, 2), (), (2, 1)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda t: np.dtype(t).name)
 def test_l2_normalize_matches_tf_nn(tf, dtype, axis):
     x, _ = random_pair(1, (3, 4, 5), dtype)
@@ -200,6 +200,16 @@ def test_l2_normalize_matches_tf_nn(tf, dtype, axis):
     assert got.dtype == want.dtype
     d = x.size if axis is None else int(np.prod([x.shape[i] for i in np.atleast_1d(axis)]))
     assert_close(got, want, value_tol(dtype, d), "l2_normalize")
+
+
+@pytest.mark.parametrize(
+    "shape,axis", [((7, 16, 2, 0), (2, 1)), ((0, 3), -1), ((4, 0, 2), (0, 2)), ((3, 0), ())]
+)
+def test_l2_normalize_of_empty_arrays_matches_tf_nn(tf, shape, axis):
+    x = np.zeros(shape, np.float32)
+    want = np.asarray(tf.nn.l2_normalize(tf.constant(x), axis=axis, epsilon=1e-12))
+    got = ops.l2_normalize(x, axis=axis)
+    assert got.shape == want.shape == shape and got.dtype == want.dtype
 
 
 @pytest.mark.parametrize("d", [1, 3, 16, 17, 128, 300, 1024], ids=lambda d: f"D{d}")

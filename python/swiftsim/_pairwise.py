@@ -14,7 +14,15 @@ import numpy as np
 
 from . import _swiftsim
 from ._config import check_working_memory, config
-from ._validation import as_float_array, check_epsilon, check_out, common_dtype, kernel_dtype, native
+from ._validation import (
+    as_float_array,
+    check_epsilon,
+    check_out,
+    common_dtype,
+    kernel_dtype,
+    native,
+    needs_temporary,
+)
 
 __all__ = ["pairwise_cosine_similarity", "pairwise_chunks", "top_k"]
 
@@ -109,7 +117,7 @@ def pairwise_cosine_similarity(x, y=None, epsilon=1e-12, *, out=None):
     shape = batch + (a.shape[-2], b.shape[-2])
     if out is not None:
         target = check_out(out, shape, dtype)
-        if np.may_share_memory(target, a) or np.may_share_memory(target, b):
+        if needs_temporary(target, a, b):
             tmp = np.empty(shape, dtype)
             _run(a, b, tmp, eps)
             target[...] = tmp

@@ -31,6 +31,7 @@ __all__ = [
     "cast_pair",
     "adjust_sample_weight",
     "native",
+    "needs_temporary",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
@@ -77,7 +78,10 @@ def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def check_epsilon(epsilon) -> float:
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
         raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
-    value = float(epsilon)
+    try:
+        value = float(epsilon)
+    except OverflowError:  # an int beyond the range of a double, e.g. 10**400
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}") from None
     if not (value >= 0.0) or value == float("inf"):
         raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon!r}")
     return value
@@ -85,7 +89,10 @@ def check_epsilon(epsilon) -> float:
 
 def normalize_axis(axis, ndim: int) -> int:
     """A single axis as a non-negative index; AxisError when out of range, TypeError when not an int."""
-    return normalize_axis_index(check_axis(axis), ndim)
+    axis = check_axis(axis)
+    if not -max(ndim, 1) <= axis < max(ndim, 1):  # also for ints beyond int64, which NumPy would not take
+        raise AxisError(axis, ndim)
+    return normalize_axis_index(axis, ndim)
 
 
 def prepare_pair(x1, x2, axis, names=("x1", "x2")):
@@ -139,12 +146,26 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
     return out
 
 
+#: The largest rank NumPy arrays have: no axis outside [-MAX_RANK, MAX_RANK) can ever be valid.
+MAX_RANK = 64
+
+
 def check_axis(axis) -> int:
-    """``axis`` as an int (TypeError for anything that is not an integer); its range is not checked."""
+    """``axis`` as an int (TypeError for anything that is not an integer; AxisError outside
+    [-64, 64), where no NumPy array has an axis). Its range for a given array is checked later."""
     try:
-        return operator.index(axis)
+        value = operator.index(axis)
     except TypeError:
         raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
+    if not -MAX_RANK <= value < MAX_RANK:
+        raise AxisError(f"axis {value} is out of bounds for arrays of at most {MAX_RANK} dimensions")
+    return value
+
+
+def needs_temporary(out: np.ndarray, *inputs: np.ndarray) -> bool:
+    """True when a kernel cannot write into ``out`` directly: ``out`` overlaps an input, or its address
+    is not aligned for its dtype (the result is then computed into a temporary and copied)."""
+    return not out.flags.aligned or any(np.may_share_memory(out, x) for x in inputs)
 
 
 def float_dtype_name(dtype):

@@ -8,6 +8,8 @@ Keras 2, ``1e-14`` reproduces Keras 3. The work is done by the Swift kernels of
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _swiftsim
@@ -17,6 +19,7 @@ from ._validation import (
     check_out,
     kernel_dtype,
     native,
+    needs_temporary,
     normalize_axis,
     prepare_pair,
 )
@@ -62,6 +65,10 @@ def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
     ``c = (x1·x2) / (sqrt(max(|x1|², ε)) · sqrt(max(|x2|², ε)))``. A zero vector gives 0, NaN or Inf
     in a vector gives NaN for that result only. Values are not clipped to [-1, 1].
 
+    An input whose reduced axis has size 1 is normalised on its own and then broadcast along the
+    other's axis, as TensorFlow does, so the result is ``sign(x1) · Σ x̂2`` and can exceed 1 (up to
+    ``sqrt(d)``), e.g. ``cosine_similarity(np.ones((1, 4)), np.ones((1, 1)))`` is 2.
+
     Examples
     --------
     >>> import numpy as np, swiftsim
@@ -76,7 +83,7 @@ def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
     a, b, outer, dtype = prepare_pair(x1, x2, axis)
     if out is not None:
         target = check_out(out, outer, dtype)
-        if np.may_share_memory(target, a) or np.may_share_memory(target, b):
+        if needs_temporary(target, a, b):
             tmp = np.empty(outer, dtype)
             _swiftsim.cosine(a, b, tmp, eps)
             target[...] = tmp
@@ -107,7 +114,8 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
     ----------
     x : array_like
     axis : int, tuple of ints or None, default -1
-        The axis (or axes) of each vector; None means all axes, as ``tf.nn.l2_normalize``.
+        The axis (or axes) of each vector; None means all axes, as ``tf.nn.l2_normalize``; an empty
+        tuple makes every element a vector of its own (``sign(x)``, as TensorFlow).
     epsilon : float, default 1e-12
         Floor on the squared norm.
     out : ndarray, optional
@@ -143,12 +151,19 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
     moved, axes = _axes_to_last(arr, axis)
     nd, k = arr.ndim, len(axes)
     dest = tuple(range(nd - k, nd))
-    rows = moved.reshape(moved.shape[: nd - k] + (-1,)) if k > 1 else moved  # copies x only if it must
-    if out is not None and np.may_share_memory(out, arr) and not _same_layout(out.reshape(arr.shape), arr):
+    if k == 0:  # axis=(): every element is a vector of its own (sign(x), or x/√ε below the floor)
+        rows = arr[..., np.newaxis]
+    elif k > 1:  # one row per vector; copies x only if it must
+        rows = moved.reshape(moved.shape[: nd - k] + (math.prod(moved.shape[nd - k :]),))
+    else:
+        rows = moved
+    if out is not None and needs_temporary(out, arr) and not _same_layout(out.reshape(arr.shape), arr):
         out[...] = l2_normalize(arr.copy(), axis, eps).reshape(shape)  # overlapping in another layout
         return out
     target = (out if out is not None else np.empty(shape, dtype)).reshape(arr.shape)
-    if k == 1 or axes == dest:  # the target's rows are views: write in place
+    if k == 0:
+        _swiftsim.l2_normalize(rows, target[..., np.newaxis], eps)
+    elif k == 1 or axes == dest:  # the target's rows are views: write in place
         _swiftsim.l2_normalize(rows, np.moveaxis(target, axes, dest).reshape(rows.shape), eps)
     else:
         tmp = np.empty(rows.shape, dtype)
@@ -200,16 +215,27 @@ def cosine_value_and_grad(
     ax = normalize_axis(axis, nd)
     if out is None or len(out) != 2:
         raise TypeError("out must be a pair (dx1, dx2) of arrays or None")
+    for dest, name in ((out[0], "out[0]"), (out[1], "out[1]")):
+        if dest is not None:
+            check_out(dest, np.shape(x1 if name == "out[0]" else x2), dtype, name)
+    if out[0] is not None and out[1] is not None and np.may_share_memory(out[0], out[1]):
+        raise ValueError("out[0] and out[1] overlap: each gradient needs memory of its own")
+    moved_shapes = []
+    for x in (x1, x2):
+        padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
+        moved_shapes.append(padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1])
+    if dtype == np.float16 and any(w and m[:-1] != outer for w, m in zip(need, moved_shapes, strict=True)):
+        # A float16 input broadcast over rows: its per-row gradients could overflow float16 before they
+        # are summed, so they are computed and summed in float32 (the kernels' accumulator for float16,
+        # so every value is the one the float16 kernel rounds) and rounded to float16 once.
+        return _float16_via_float32(x1, x2, upstream, axis, eps, need, out)
     grads = []  # per input: (gradient array, the view the kernel writes, the input's shape with axis last)
-    for x, full, want, dest, name in ((x1, a, need[0], out[0], "out[0]"), (x2, b, need[1], out[1], "out[1]")):
+    for x, full, want, dest, moved_shape in zip((x1, x2), (a, b), need, out, moved_shapes, strict=True):
         if not want:
             grads.append((None, None, None))
             continue
-        if dest is not None:
-            check_out(dest, np.shape(x), dtype, name)
         padded = (1,) * (nd - np.ndim(x)) + np.shape(x)
-        moved_shape = padded[:ax] + padded[ax + 1 :] + padded[ax : ax + 1]
-        if moved_shape == full.shape and not (dest is not None and _overlaps(dest, a, b, u)):
+        if moved_shape == full.shape and not (dest is not None and needs_temporary(dest, a, b, u)):
             # Not broadcast: write in the input's own layout, through a view with the axis last.
             g = np.empty(padded, dtype) if dest is None else dest.reshape(padded)
             grads.append((g, np.moveaxis(g, ax, -1), moved_shape))
@@ -233,8 +259,22 @@ def cosine_value_and_grad(
     return _result(cos, None), results[0], results[1]
 
 
-def _overlaps(dest: np.ndarray, *inputs: np.ndarray) -> bool:
-    return any(np.may_share_memory(dest, x) for x in inputs)
+def _float16_via_float32(x1, x2, upstream, axis, eps, need, out):
+    """cosine_value_and_grad of float16 inputs, computed in float32 and rounded once to float16."""
+    up = None if upstream is None else as_float_array(upstream, "upstream").astype(np.float32)
+    c, g1, g2 = cosine_value_and_grad(
+        np.asarray(x1).astype(np.float32), np.asarray(x2).astype(np.float32), up, axis, eps, need=need
+    )
+    results = []
+    for g, dest in zip((g1, g2), out, strict=True):
+        if g is None:
+            results.append(None)
+        elif dest is not None:
+            dest[...] = g
+            results.append(dest)
+        else:
+            results.append(g.astype(np.float16))
+    return np.float16(c) if np.ndim(c) == 0 else c.astype(np.float16), results[0], results[1]
 
 
 def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out=None):
