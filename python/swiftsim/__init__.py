@@ -7,15 +7,15 @@
 
 from __future__ import annotations
 
-import os as _os
-import warnings as _warnings
-
 from ._loader import load as _load
 
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
 from . import layers, losses, metrics, ops  # noqa: E402
 from ._config import config  # noqa: E402
+from ._threads import default_threads as _default_threads  # noqa: E402
+from ._threads import get_num_threads, set_num_threads  # noqa: E402
+from ._threads import install_threadpoolctl_hook as _install_threadpoolctl_hook  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
@@ -29,34 +29,6 @@ __all__ = [
     "set_num_threads",
     "__version__",
 ]
-
-
-def set_num_threads(n: int) -> None:
-    """Sets the number of threads every kernel may use (results do not depend on it)."""
-    _swiftsim.set_num_threads(n)
-
-
-def get_num_threads() -> int:
-    """The number of threads kernels use (default: ``SWIFTSIM_NUM_THREADS`` or the usable CPUs)."""
-    return _swiftsim.get_num_threads()
-
-
-def _default_threads() -> int:
-    try:
-        cpus = len(_os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
-        cpus = _os.cpu_count() or 1
-    env = _os.environ.get("SWIFTSIM_NUM_THREADS")
-    if env is None:
-        return cpus
-    try:
-        n = int(env)
-        if n < 1:
-            raise ValueError
-        return n
-    except ValueError:
-        _warnings.warn(f"ignoring SWIFTSIM_NUM_THREADS={env!r}: not a positive integer", stacklevel=2)
-        return cpus
 
 
 def build_info() -> dict:
@@ -79,3 +51,4 @@ def build_info() -> dict:
 
 _DEFAULT_THREADS = _default_threads()
 _swiftsim.set_num_threads(_DEFAULT_THREADS)
+_install_threadpoolctl_hook()
