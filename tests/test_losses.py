@@ -18,9 +18,10 @@ import pytest
 
 import swiftsim
 from swiftsim import losses, ops
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as EPS_K2
+from swiftsim._contract import KERAS3_EPSILON as EPS_K3
+from swiftsim._contract import grad_tol_unit, value_tol
 
-EPS_K2, EPS_K3 = 1e-12, 1e-14
 B, T, D = 6, 3, 5
 K2_REDUCTIONS = {"sum_over_batch_size", "auto", "sum", "none"}
 K3_REDUCTIONS = {"sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None}
@@ -119,10 +120,6 @@ def assert_within(err, tol, err_msg=""):
     np.testing.assert_array_less(err, np.broadcast_to(tol, err.shape), err_msg=err_msg)
 
 
-def eps_of(dtype) -> float:
-    return float(np.finfo(dtype).eps)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Keras references
 # ---------------------------------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ def test_loss_gradient_matches_gradient_tape(tf, tf_keras, keras3, layout, kind,
         ours = losses.CosineSimilarity(axis=axis, reduction=reduction, epsilon=eps)
         value, grad = ours.value_and_gradient(yt, yp, sample_weight=sw)
         assert grad.shape == yp.shape and grad.dtype == dtype
-        tol = 16 * eps_of(dtype) * np.expand_dims(np.abs(u), axis) * r_pred(yp, axis, eps) + 1e-30
+        tol = grad_tol_unit(dtype) * np.expand_dims(np.abs(u), axis) * r_pred(yp, axis, eps) + 1e-30
         ref = -np.expand_dims(u, axis) * ref_dcos_dpred(yt, yp, axis, eps)
         assert_within(np.abs(grad - ref), tol, err_msg=f"closed form ({label} eps)")
         if keras_loss is None:
@@ -335,7 +332,7 @@ def test_broadcast_inputs_against_gradient_tape(tf, tf_keras, which, reduction):
     want_value, want_grad = tf_value_and_grad(tf, k2_loss(tf_keras, reduction, -1), yt, yp, sw)
     assert grad.shape == yp.shape == want_grad.shape
     np.testing.assert_allclose(value, want_value, rtol=0, atol=1e-12 * B)
-    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=16 * eps_of(np.float64) * B * 10)
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=grad_tol_unit(np.float64) * B * 10)
 
 
 def test_nan_row_stays_in_its_row(tf, tf_keras):
