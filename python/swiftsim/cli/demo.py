@@ -5,7 +5,8 @@
 2. Per-batch similarity matrices: (B, N, D) → (B, N, N) with ``swiftsim.layers.Dot(axes=2,
    normalize=True)`` and ``swiftsim.ops.pairwise_cosine_similarity``. Keras users write a custom layer.
 3. A recommender whose score is the cosine of a user and an item embedding, trained with Adam on
-   swiftsim's fused gradients, evaluated by ``swiftsim.ops.top_k`` retrieval (see ``_cli_recsys``).
+   swiftsim's fused gradients, evaluated by ``swiftsim.ops.top_k`` retrieval (see
+   :mod:`swiftsim.cli.recommender`).
 
 When TensorFlow is installed, each pattern also runs in TensorFlow on the same inputs and the demo
 prints the largest difference and the time of each side.
@@ -18,9 +19,9 @@ import tracemalloc
 
 import numpy as np
 
-from . import _cli_recsys as recsys
-from . import layers, ops
-from ._cli_common import (
+from .. import layers, ops
+from . import recommender
+from .common import (
     INSTALL_PLOT,
     INSTALL_TF,
     CliError,
@@ -50,7 +51,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--dim", type=int, default=64, metavar="D", help="patterns 1-2: features per vector (64)")
     p.add_argument(
-        "--epochs", type=int, default=recsys.RecConfig.epochs, help="pattern 3: training epochs (8)"
+        "--epochs", type=int, default=recommender.RecConfig.epochs, help="pattern 3: training epochs (8)"
     )
     p.add_argument(
         "--plot", metavar="PATH", help="write the recommender's loss curves to a PNG (needs matplotlib)"
@@ -189,9 +190,9 @@ def pattern_matrices(rng, dim: int, tf, batch: int = 32, n: int = 256) -> None:
 
 @dataclasses.dataclass
 class RecResult:
-    cfg: recsys.RecConfig
-    ours: recsys.RecRun
-    theirs: recsys.RecRun | None
+    cfg: recommender.RecConfig
+    ours: recommender.RecRun
+    theirs: recommender.RecRun | None
     recall: float
     baseline: float
     recall_tf: float | None
@@ -199,8 +200,8 @@ class RecResult:
 
 def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **overrides) -> RecResult:
     eps = _keras_eps(tf) if tf is not None else K2_EPS
-    cfg = recsys.RecConfig(seed=seed, epochs=epochs, epsilon=eps, **overrides)
-    data = recsys.make_data(cfg)
+    cfg = recommender.RecConfig(seed=seed, epochs=epochs, epsilon=eps, **overrides)
+    data = recommender.make_data(cfg)
     n_train = data.train_users.size
     steps = sum(len(b) for b in data.epochs)
     print(
@@ -217,16 +218,16 @@ def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **
         "pass per batch"
     )
     bar = Progress(steps, "   swiftsim  ", enabled=None if progress else False)
-    ours = recsys.train_swiftsim(cfg, data, bar)
+    ours = recommender.train_swiftsim(cfg, data, bar)
     bar.close()
     theirs = None
     if tf is not None:
         bar = Progress(steps, "   TensorFlow", enabled=None if progress else False)
-        theirs = recsys.train_tensorflow(tf, cfg, data, bar)
+        theirs = recommender.train_tensorflow(tf, cfg, data, bar)
         bar.close()
     _print_epochs(ours, theirs)
-    recall, baseline = recsys.recall_at_k(ours.user, ours.item, data, cfg.k, eps)
-    recall_tf = recsys.recall_at_k(theirs.user, theirs.item, data, cfg.k, eps)[0] if theirs else None
+    recall, baseline = recommender.recall_at_k(ours.user, ours.item, data, cfg.k, eps)
+    recall_tf = recommender.recall_at_k(theirs.user, theirs.item, data, cfg.k, eps)[0] if theirs else None
     print(
         f"   recall@{cfg.k} of ops.top_k (each user against all {cfg.n_items} items, train items excluded): "
         f"{recall:.3f}" + (f" (TF weights: {recall_tf:.3f})" if theirs else "") + f"; random: {baseline:.3f}"
@@ -244,7 +245,7 @@ def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **
     return RecResult(cfg, ours, theirs, recall, baseline, recall_tf)
 
 
-def _print_epochs(ours: recsys.RecRun, theirs: recsys.RecRun | None) -> None:
+def _print_epochs(ours: recommender.RecRun, theirs: recommender.RecRun | None) -> None:
     head = f"   {'epoch':>5}  {'train loss':>10}  {'held-out':>9}"
     if theirs is not None:
         head += f"  {'TF train':>9}  {'TF held-out':>11}  {'max |diff|':>10}"

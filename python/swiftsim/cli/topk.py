@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from . import ops
-from ._cli_common import CliError, Progress, fmt_bytes, load_npy
+from .. import ops
+from .common import CliError, Progress, fmt_bytes, load_npy
 
 DEFAULT_TILE_BYTES = 64 << 20  # a corpus tile of ~64 MiB unless --tile says otherwise
 

@@ -29,8 +29,8 @@ import time
 
 import numpy as np
 
-from . import ops
-from ._cli_common import Progress
+from .. import ops
+from .common import Progress
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import layers, losses, metrics, ops
-from ._cli_common import CliError, best_time, fmt_time, import_tensorflow, load_npy
-from ._validation import kernel_dtype
+from .. import layers, losses, metrics, ops
+from .._validation import kernel_dtype
+from .common import CliError, best_time, fmt_time, import_tensorflow, load_npy
 
 VALUE_TOL = {np.dtype(np.float16): 5e-3, np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-12}
 K2_EPS, K3_EPS = 1e-12, 1e-14
