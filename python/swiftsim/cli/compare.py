@@ -28,11 +28,10 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import layers, losses, metrics, ops
+from .._contract import GRAD_ULPS, KERAS2_EPSILON, KERAS3_EPSILON, VALUE_TOL, value_tol, widen
 from .._validation import kernel_dtype
 from .common import CliError, best_time, fmt_time, import_tensorflow, load_npy
 
-VALUE_TOL = {np.dtype(np.float16): 5e-3, np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-12}
-K2_EPS, K3_EPS = 1e-12, 1e-14
 PAIRWISE_ROWS = 512  # rows of each input used by the pairwise rows (a (512, 512) result)
 
 
@@ -126,7 +125,7 @@ class Reference:
             self.name = f"Keras 3 (keras {keras.__version__})"
             self.reductions = ("sum_over_batch_size", "sum", "none", "mean_with_sample_weight")
         self.keras, self.flavour = keras, flavour
-        self.eps = epsilon if epsilon is not None else (K2_EPS if flavour == "2" else K3_EPS)
+        self.eps = epsilon if epsilon is not None else (KERAS2_EPSILON if flavour == "2" else KERAS3_EPSILON)
         self.norm_eps = None if epsilon is None else math.sqrt(epsilon)  # Keras 3 floors the norm itself
 
     def __enter__(self) -> Reference:
@@ -218,10 +217,6 @@ def _tf(c: Inputs, x: np.ndarray) -> np.ndarray:
 # Tolerances
 
 
-def _widen(d: int) -> float:
-    return max(1.0, math.sqrt(d / 256))
-
-
 def value_scale(c: Inputs, want: np.ndarray) -> np.ndarray:
     return np.ones_like(want, dtype=np.float64)
 
@@ -276,7 +271,7 @@ def loss_grad_scale(c: Inputs, want: np.ndarray) -> np.ndarray:
 def ulp_factor(dtype: np.dtype, kind: str) -> float:
     """The tolerance per unit of scale: the value tolerance, or k·ε_dtype for gradients."""
     if kind == "grad":
-        return (32 if dtype == np.float16 else 16) * float(np.finfo(dtype).eps)
+        return GRAD_ULPS[dtype] * float(np.finfo(dtype).eps)
     return VALUE_TOL[dtype]
 
 
@@ -354,7 +349,7 @@ def compare_case(case: Case, ref: Reference, c: Inputs, repeat: int) -> Row:
     with np.errstate(invalid="ignore"):
         err = np.where(nan_w | nan_g | (g == want), 0.0, np.abs(g - want))  # g == want: equal infinities
     scale = np.broadcast_to(case.scale(c, want), err.shape)
-    unit = ulp_factor(c.dtype, case.kind) * _widen(case.d_of(c))
+    unit = ulp_factor(c.dtype, case.kind) * widen(case.d_of(c))
     # A value stored in the dtype is no closer than its spacing near 0 (float16 subnormals: 6e-8).
     floor = float(np.finfo(c.dtype).smallest_subnormal)
     eps = float(np.finfo(c.dtype).eps)
@@ -438,7 +433,7 @@ def run(args) -> int:
     inputs, origin = make_inputs(args)
     ref = Reference(tf, "3" if args.epsilon is not None else args.keras, args.epsilon)
     inputs.epsilon = ref.eps
-    tol = VALUE_TOL[inputs.dtype] * _widen(inputs.d)
+    tol = value_tol(inputs.dtype, inputs.d)
     print(f"swiftsim compare: {origin}, axis {args.axis}")
     print(f"reference: {ref.describe()}; TensorFlow {tf.__version__}")
     print(

@@ -20,6 +20,7 @@ import tracemalloc
 import numpy as np
 
 from .. import layers, ops
+from .._contract import KERAS2_EPSILON, KERAS3_EPSILON
 from . import recommender
 from .common import (
     INSTALL_PLOT,
@@ -31,8 +32,6 @@ from .common import (
     fmt_time,
     tensorflow_or_none,
 )
-
-K2_EPS, K3_EPS = 1e-12, 1e-14
 
 NOT_IN_KERAS = """\
 Note: tf.keras.backend.cosine_similarity does not exist, in Keras 2 or Keras 3{checked}. Use:
@@ -95,7 +94,7 @@ def _keras_version(tf) -> str:
 
 def _keras_eps(tf) -> float:
     """The squared-norm floor of ``tf.keras``'s losses: Keras 3 (TF ≥ 2.16) 1e-14, Keras 2 1e-12."""
-    return K3_EPS if _keras_version(tf).startswith("3") else K2_EPS
+    return KERAS3_EPSILON if _keras_version(tf).startswith("3") else KERAS2_EPSILON
 
 
 def _checked(tf) -> str:
@@ -199,7 +198,7 @@ class RecResult:
 
 
 def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **overrides) -> RecResult:
-    eps = _keras_eps(tf) if tf is not None else K2_EPS
+    eps = _keras_eps(tf) if tf is not None else KERAS2_EPSILON
     cfg = recommender.RecConfig(seed=seed, epochs=epochs, epsilon=eps, **overrides)
     data = recommender.make_data(cfg)
     n_train = data.train_users.size
