@@ -334,3 +334,28 @@ def test_cosine_layer_keeps_last_call_and_checks_inputs():
     config = layers.CosineSimilarity(axis=1, epsilon=1e-14).get_config()
     assert config == {"axis": 1, "epsilon": 1e-14}
     assert layers.CosineSimilarity.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("flavour", ["keras2", "keras3"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot_call_is_keras_call(tf, tf_keras, keras3, normalize, flavour):
+    """Keras layers have ``call(inputs)`` beside ``__call__``; both give Keras's output here."""
+    module, eps = (tf_keras, EPS_K2) if flavour == "keras2" else (keras3, EPS_K3)
+    x, y = rand((B, 4, 6), 1, np.float32), rand((B, 2, 6), 2, np.float32)
+    ours = layers.Dot(axes=2, normalize=normalize, epsilon=eps)
+    got = ours.call([x, y])
+    want = np.asarray(module.layers.Dot(axes=2, normalize=normalize).call([tf.constant(x), tf.constant(y)]))
+    tol = value_tol(np.float32) if normalize else dot_tol(np.float32, x, y, (2, 2), normalize)
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+    np.testing.assert_array_equal(got, ours([x, y]))
+    dx, dy = ours.backward(np.ones(got.shape))  # call keeps the inputs for backward, as __call__ does
+    assert dx.shape == x.shape and dy.shape == y.shape
+
+
+def test_cosine_layer_call_is_its_call():
+    a, b = rand((4, 3), 1), rand((4, 3), 2)
+    layer = layers.CosineSimilarity()
+    got = layer.call([a, b])
+    np.testing.assert_array_equal(got, layers.CosineSimilarity()([a, b]))
+    da, db = layer.backward(np.ones(4))  # call keeps the inputs for backward, as __call__ does
+    assert da.shape == a.shape and db.shape == b.shape

@@ -68,6 +68,10 @@ class CosineSimilarity:
         return f"{type(self).__name__}(axis={self.axis}, epsilon={self.epsilon!r})"
 
     def __call__(self, inputs):
+        """Calls the layer: :meth:`call`, as calling a Keras layer runs its ``call``."""
+        return self.call(inputs)
+
+    def call(self, inputs):
         """The cosine of ``inputs = [a, b]`` along ``axis``; the inputs are kept for :meth:`backward`."""
         a, b = _two_inputs(inputs, "CosineSimilarity")
         a, b = as_float_array(a, "a"), as_float_array(b, "b")
@@ -196,6 +200,10 @@ class Dot:
         return out if len(out) > 1 else out + (1,)
 
     def __call__(self, inputs):
+        """Calls the layer: :meth:`call`, as calling a Keras layer runs its ``call``."""
+        return self.call(inputs)
+
+    def call(self, inputs):
         """The batched dot product of ``inputs = [x, y]``; the inputs are kept for :meth:`backward`."""
         x, y = _two_inputs(inputs, "Dot")
         x, y = as_float_array(x, "x"), as_float_array(y, "y")
