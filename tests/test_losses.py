@@ -526,3 +526,73 @@ def test_value_and_gradient_bad_out(bad, error):
     y = np.ones((6, 5))
     with pytest.raises(error, match="out"):
         swiftsim.losses.CosineSimilarity().value_and_gradient(y, y, out=bad)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keras's rank rule: ranks differing by one, the longer ending in 1
+# ---------------------------------------------------------------------------------------------------------
+
+SQUEEZE_CASES = [((B, D, 1), (B, D)), ((B, D), (B, D, 1)), ((B, T, D, 1), (B, T, D))]
+SQUEEZE_IDS = [f"{t}-{p}" for t, p in SQUEEZE_CASES]
+
+
+def squeeze_inputs(shape_true, shape_pred, seed=7):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape_true).astype(np.float32), rng.normal(size=shape_pred).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape_true,shape_pred", SQUEEZE_CASES, ids=SQUEEZE_IDS)
+def test_trailing_size1_axis_is_squeezed_like_keras3_function(keras3, shape_true, shape_pred):
+    yt, yp = squeeze_inputs(shape_true, shape_pred)
+    want = np.asarray(keras3.losses.cosine_similarity(yt, yp))
+    got = losses.cosine_similarity(yt, yp, epsilon=EPS_K3)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=value_tol(np.float32, D))
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+@pytest.mark.parametrize("shape_true,shape_pred", SQUEEZE_CASES, ids=SQUEEZE_IDS)
+def test_trailing_size1_axis_is_squeezed_like_keras_classes(
+    tf, tf_keras, keras3, shape_true, shape_pred, reduction
+):
+    """The Keras 2 class (on tensors) and the Keras 3 class squeeze; so do the loss, its gradient and out=."""
+    yt, yp = squeeze_inputs(shape_true, shape_pred)
+    for module, eps in ((tf_keras, EPS_K2), (keras3, EPS_K3)):
+        theirs = module.losses.CosineSimilarity(reduction=reduction)
+        ours = losses.CosineSimilarity(reduction=reduction, epsilon=eps)
+        t_true, t_pred = tf.constant(yt), tf.constant(yp)
+        with tf.GradientTape() as tape:
+            tape.watch(t_pred)
+            value = theirs(t_true, t_pred)
+        want_grad = tape.gradient(value, t_pred).numpy()
+        got = ours(yt, yp)
+        assert np.shape(got) == tuple(value.shape), module.__name__
+        n = np.size(losses.cosine_similarity(yt, yp))  # the number of per-sample values
+        tol = value_tol(np.float32, D) * (n if reduction == "sum" else 1)
+        np.testing.assert_allclose(got, value.numpy(), rtol=0, atol=tol, err_msg=module.__name__)
+        got_value, grad = ours.value_and_gradient(yt, yp)
+        assert grad.shape == yp.shape
+        u = 1.0 / n if reduction == "sum_over_batch_size" else 1.0
+        squeezed = yp.reshape(yp.shape[:-1]) if yp.shape[-1] == 1 else yp
+        r = r_pred(squeezed, -1, eps).reshape(squeezed.shape[:-1] + (1,) * (yp.ndim - squeezed.ndim + 1))
+        assert_within(np.abs(grad - want_grad), grad_tol_unit(np.float32) * u * r + 1e-30, module.__name__)
+        out = np.full(yp.shape, np.nan, np.float32)
+        _, same = ours.value_and_gradient(yt, yp, out=out)
+        assert same is out
+        np.testing.assert_array_equal(out, grad)
+        np.testing.assert_array_equal(got_value, got)
+
+
+@pytest.mark.parametrize("pair", [((B, 1), (B,)), ((B,), (B, 1))], ids=["B1-B", "B-B1"])
+def test_rank1_partner_is_a_value_error(pair):
+    """(B, 1) against (B,): Keras squeezes, expands or broadcasts it depending on the version."""
+    yt, yp = squeeze_inputs(*pair)
+    loss = losses.CosineSimilarity()
+    for call in (
+        lambda: losses.cosine_similarity(yt, yp),
+        lambda: loss(yt, yp),
+        lambda: loss.gradient(yt, yp),
+        lambda: loss(yt, yp, sample_weight=np.ones(B)),
+    ):
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            call()

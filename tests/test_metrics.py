@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from swiftsim import metrics
+from swiftsim._contract import KERAS2_EPSILON as EPS_K2
 from swiftsim._contract import KERAS3_EPSILON as EPS_K3
 from swiftsim._contract import value_tol
 
@@ -219,3 +220,28 @@ def test_bad_arguments():
         metrics.CosineSimilarity(epsilon=float("nan"))
     with pytest.raises(ValueError):
         metrics.CosineSimilarity().update_state(np.ones((2, 3)), np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("shapes", [((6, D, 1), (6, D)), ((6, D), (6, D, 1))], ids=["true-D1", "pred-D1"])
+def test_trailing_size1_axis_is_squeezed_like_keras(tf_keras, keras3, shapes):
+    """Both Kerases squeeze the longer input's trailing 1 when the ranks differ by one."""
+    rng = np.random.default_rng(5)
+    yt, yp = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    for module, eps in ((tf_keras, EPS_K2), (keras3, EPS_K3)):
+        theirs = module.metrics.CosineSimilarity(dtype="float64")
+        theirs.update_state(yt, yp)
+        ours = metrics.CosineSimilarity(epsilon=eps)
+        ours.update_state(yt, yp)
+        assert abs(float(ours.result()) - float(theirs.result())) < 1e-12, module.__name__
+    want = np.asarray(keras3.losses.cosine_similarity(yt, yp))
+    np.testing.assert_allclose(metrics.cosine_similarity(yt, yp, epsilon=EPS_K3), -want, rtol=0, atol=1e-12)
+
+
+def test_rank1_partner_is_a_value_error():
+    m = metrics.CosineSimilarity()
+    for yt, yp in ((np.ones((4, 1)), np.ones(4)), (np.ones(4), np.ones((4, 1)))):
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            m.update_state(yt, yp)
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            metrics.cosine_similarity(yt, yp)
+    assert m.count == 0.0

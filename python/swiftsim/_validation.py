@@ -29,6 +29,7 @@ __all__ = [
     "check_axis",
     "float_dtype_name",
     "cast_pair",
+    "keras_ranks",
     "adjust_sample_weight",
     "native",
 ]
@@ -168,6 +169,37 @@ def cast_pair(y_true, y_pred, dtype):
         as_float_array(y_true, "y_true").astype(dtype, copy=False),
         as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
     )
+
+
+def keras_ranks(y_true, y_pred):
+    """Keras's rank rule for the two inputs of a loss or metric; ``(y_true, y_pred, squeezed)``.
+
+    When the ranks differ by one and the longer input ends in a size-1 axis, that axis is squeezed,
+    so ``(B, D, 1)`` against ``(B, D)`` is a cosine over ``D`` (``squeezed`` says which input lost it:
+    ``"y_true"``, ``"y_pred"`` or None). A rank-1 partner, ``(B, 1)`` against ``(B,)``, is refused
+    with a ValueError: Keras gives three different answers for it.
+    """
+    try:  # ndarrays and tensors: no conversion
+        t_ndim, p_ndim = y_true.ndim, y_pred.ndim
+    except AttributeError:
+        t_ndim, p_ndim = np.ndim(y_true), np.ndim(y_pred)
+    if t_ndim == p_ndim:
+        return y_true, y_pred, None
+    if abs(t_ndim - p_ndim) != 1 or min(t_ndim, p_ndim) == 0:
+        return y_true, y_pred, None
+    name = "y_true" if t_ndim > p_ndim else "y_pred"
+    longer = as_float_array(y_true if name == "y_true" else y_pred, name)
+    if longer.shape[-1] != 1:
+        return y_true, y_pred, None
+    if min(t_ndim, p_ndim) == 1:
+        raise ValueError(
+            f"y_true of shape {np.shape(y_true)} and y_pred of shape {np.shape(y_pred)}: a (B, 1) input "
+            "against a (B,) one is ambiguous (Keras squeezes, expands or broadcasts it depending on the "
+            "version); give both the same shape"
+        )
+    if name == "y_true":
+        return longer[..., 0], y_pred, name
+    return y_true, longer[..., 0], name
 
 
 def adjust_sample_weight(sample_weight, shape: tuple, dtype: np.dtype):

@@ -19,6 +19,7 @@ from ._validation import (
     check_epsilon,
     check_out,
     float_dtype_name,
+    keras_ranks,
     prepare_pair,
 )
 
@@ -37,7 +38,10 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
     Parameters
     ----------
     y_true, y_pred : array_like
-        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy.
+        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy. When their
+        ranks differ by one and the longer ends in a size-1 axis, that axis is squeezed first, as
+        Keras does (``(B, D, 1)`` against ``(B, D)`` is a cosine over ``D``); a ``(B, 1)`` input
+        against a ``(B,)`` one is a ValueError.
     axis : int, default -1
         The axis of each vector; it is reduced away.
     epsilon : float, default 1e-12
@@ -61,6 +65,7 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
     >>> swiftsim.losses.cosine_similarity(y_true, y_pred).round(6)
     array([-0., -1.,  1.])
     """
+    y_true, y_pred, _ = keras_ranks(y_true, y_pred)
     return np.negative(ops.cosine_similarity(y_true, y_pred, axis, epsilon))
 
 
@@ -124,6 +129,7 @@ class CosineSimilarity:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The weighted, reduced loss: a scalar, or the weighted per-sample values for ``"none"``."""
+        y_true, y_pred, _ = keras_ranks(y_true, y_pred)
         if sample_weight is None and self.dtype is None and self.reduction in _UNWEIGHTED_FAST:
             # The common unweighted call: one kernel call and one float64 sum, nothing else.
             cos = ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon)
@@ -156,15 +162,23 @@ class CosineSimilarity:
         the result dtype, C-contiguous, writeable): reusing it avoids the cost of fresh pages.
         """
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
+        pred_shape = np.shape(y_pred)
+        y_true, y_pred, squeezed = keras_ranks(y_true, y_pred)
         _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
+        grad_out = out
         if out is not None:
-            check_out(out, np.shape(y_pred), dtype)
+            check_out(out, pred_shape, dtype)
+            grad_out = out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
         weights = adjust_sample_weight(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
         upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
         cos, _, grad = ops.cosine_value_and_grad(
-            y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True), out=(None, out)
+            y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True), out=(None, grad_out)
         )
+        if out is not None:
+            grad = out
+        elif squeezed == "y_pred":
+            grad = grad.reshape(pred_shape)
         return self._reduce(np.negative(cos), weights), grad
 
     def _scale(self, weights, shape) -> float:

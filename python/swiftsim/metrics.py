@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from ._validation import adjust_sample_weight, cast_pair, check_axis, check_epsilon, float_dtype_name
+from ._validation import (
+    adjust_sample_weight,
+    cast_pair,
+    check_axis,
+    check_epsilon,
+    float_dtype_name,
+    keras_ranks,
+)
 
 __all__ = ["cosine_similarity", "CosineSimilarity"]
 
@@ -22,7 +29,8 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
     Parameters
     ----------
     y_true, y_pred : array_like
-        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy.
+        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy, after Keras's
+        rank rule (see :func:`swiftsim.losses.cosine_similarity`).
     axis : int, default -1
         The axis of each vector; it is reduced away.
     epsilon : float, default 1e-12
@@ -45,6 +53,7 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
     >>> swiftsim.metrics.cosine_similarity(y_true, y_pred).round(6)
     array([0., 1.])
     """
+    y_true, y_pred, _ = keras_ranks(y_true, y_pred)
     return ops.cosine_similarity(y_true, y_pred, axis, epsilon)
 
 
@@ -102,6 +111,7 @@ class CosineSimilarity:
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         """Adds one batch: ``total += Σ w·c``, ``count += Σ w`` (w broadcast to the cosines)."""
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
+        y_true, y_pred, _ = keras_ranks(y_true, y_pred)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         if weights is None:
