@@ -405,6 +405,29 @@ def test_invalid_reduction(bad):
         losses.CosineSimilarity(reduction=bad)
 
 
+@pytest.mark.parametrize("bad", ["Bar", "SUM", 3])
+def test_reduction_set_after_construction_is_checked_at_call_time(tf_keras, keras3, bad):
+    """Keras raises a ValueError when called with a bad ``loss.reduction``; it never reduces silently."""
+    y = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    for module in (tf_keras, keras3):
+        theirs = module.losses.CosineSimilarity()
+        theirs.reduction = bad
+        with pytest.raises(ValueError):
+            theirs(y, y)
+    ours = losses.CosineSimilarity()
+    ours.reduction = bad
+    for call in (
+        lambda: ours(y, y),
+        lambda: ours(y, y, sample_weight=np.ones(4)),
+        lambda: ours.gradient(y, y),
+        lambda: ours.value_and_gradient(y, y),
+    ):
+        with pytest.raises(ValueError, match="Invalid value for argument reduction"):
+            call()
+    ours.reduction = "sum"  # a valid value set later is used
+    assert float(ours(y, y)) == pytest.approx(-4.0, abs=4 * value_tol(np.float32))
+
+
 def test_defaults_match_keras(keras3):
     ours = losses.CosineSimilarity()
     k3 = keras3.losses.CosineSimilarity()

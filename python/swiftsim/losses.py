@@ -142,6 +142,7 @@ class CosineSimilarity:
                 n, total = 1, float(cos)
             scale = 1.0 / n if self.reduction != "sum" else 1.0
             return np.dtype(cos.dtype).type(-total * scale)
+        _check_reduction(self.reduction)  # it may have been set after construction: checked per call
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
@@ -161,6 +162,7 @@ class CosineSimilarity:
         no (N, D) temporary is made here. ``out`` (optional) receives the gradient (y_pred's shape,
         the result dtype, C-contiguous, writeable): reusing it avoids the cost of fresh pages.
         """
+        _check_reduction(self.reduction)
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         pred_shape = np.shape(y_pred)
         y_true, y_pred, squeezed = keras_ranks(y_true, y_pred)
