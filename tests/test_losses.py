@@ -306,6 +306,73 @@ def test_dtype_float32_casts_like_keras3(keras3):
     assert ours.gradient(yt, yp, sample_weight=sw).dtype == np.float32
 
 
+# dtype= as Keras accepts it: names, TensorFlow dtypes, dtype policies; bfloat16 returned as bfloat16
+KERAS_DTYPES = [
+    "tf.float32",
+    "tf.float64",
+    "tf.bfloat16",
+    "bfloat16",
+    "mixed_bfloat16",
+    "mixed_float16",
+    "policy",
+]
+
+
+def keras_dtype(spec: str, tf, keras3):
+    """The ``dtype=`` argument a Keras user writes, from its test id."""
+    if spec.startswith("tf."):
+        return getattr(tf, spec[3:])
+    if spec == "policy":
+        return keras3.DTypePolicy("float64")
+    return spec
+
+
+def result_tol(name: str, d: int) -> float:
+    """Both sides' error: Keras computes in ``name``, swiftsim rounds a float32 result to it."""
+    if name == "bfloat16":
+        return 4 * 2.0**-8
+    return 2 * value_tol(name, d)
+
+
+@pytest.mark.parametrize("spec", KERAS_DTYPES)
+def test_dtype_as_keras_accepts_it(tf, keras3, spec):
+    dtype = keras_dtype(spec, tf, keras3)
+    rng = np.random.default_rng(3)  # no zero vectors: Keras gives NaN for them in float16 (a divergence)
+    yt, yp = rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D))
+    sw = np.linspace(0.1, 1.0, B)[:, None]
+    theirs = keras3.losses.CosineSimilarity(dtype=dtype)(yt, yp, sample_weight=sw)
+    ours = losses.CosineSimilarity(dtype=dtype, epsilon=EPS_K3)
+    got = ours(yt, yp, sample_weight=sw)
+    assert got.dtype.name == theirs.dtype.name
+    assert abs(float(got) - float(theirs)) < result_tol(got.dtype.name, D)
+    assert ours.get_config()["dtype"] == got.dtype.name
+    assert losses.CosineSimilarity.from_config(ours.get_config()).dtype == ours.dtype
+    value, grad = ours.value_and_gradient(yt, yp, sample_weight=sw)
+    assert value.dtype == got.dtype and grad.dtype == got.dtype and grad.shape == yp.shape
+    out = np.zeros(yp.shape, got.dtype)
+    assert ours.gradient(yt, yp, sample_weight=sw, out=out) is out
+    np.testing.assert_array_equal(out, grad)
+    values = losses.CosineSimilarity(reduction="none", dtype=dtype)(yt, yp)
+    assert values.dtype == got.dtype and values.shape == (B, T)
+
+
+def test_bfloat16_loss_is_the_rounded_float32_loss():
+    """bfloat16 inputs are rounded as Keras rounds them, then computed in float32: within one bfloat16 ulp."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    yt, yp, _ = make_inputs("2d", np.float64)
+    bf = np.dtype(ml_dtypes.bfloat16)
+    got = losses.CosineSimilarity(reduction="none", dtype="bfloat16")(yt, yp)
+    ref = -ref_cos(yt.astype(bf), yp.astype(bf), -1, EPS_K2)
+    eps = float(ml_dtypes.finfo(bf).eps)
+    assert_within(np.abs(got.astype(np.float64) - ref), eps * np.abs(ref) + value_tol(np.float32))
+
+
+@pytest.mark.parametrize("bad", ["int32", "float8_e4m3fn", "complex64", "mixed_int8", object()], ids=repr)
+def test_dtype_refuses_non_float(bad):
+    with pytest.raises(TypeError, match="dtype"):
+        losses.CosineSimilarity(dtype=bad)
+
+
 def test_none_with_b1_weight_keeps_keras2_shape(tf_keras, keras3):
     yt, yp, _ = make_inputs("2d", np.float32)
     sw = np.linspace(0.5, 1.5, B)[:, None]

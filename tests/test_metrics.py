@@ -181,6 +181,30 @@ def test_result_dtype():
     assert isinstance(m32.total, float)
 
 
+@pytest.mark.parametrize(
+    "spec", ["tf.float32", "tf.float64", "tf.bfloat16", "bfloat16", "mixed_float16", "float16", "policy"]
+)
+def test_dtype_as_keras_accepts_it(tf, tf_keras, keras3, spec):
+    """The metric's dtype= takes what Keras's takes, and its result comes in that dtype."""
+    dtype = {"policy": keras3.DTypePolicy("float64")}.get(spec) or (
+        getattr(tf, spec[3:]) if spec.startswith("tf.") else spec
+    )
+    yt, yp = batch((6, D), 2)
+    theirs = keras3.metrics.CosineSimilarity(dtype=dtype)
+    theirs.update_state(yt, yp)
+    ours = metrics.CosineSimilarity(dtype=dtype, epsilon=EPS_K3)
+    ours.update_state(yt, yp)
+    got, want = ours.result(), theirs.result()
+    assert got.dtype.name == want.dtype.name
+    tol = 4 * 2.0**-8 if got.dtype.name == "bfloat16" else 2 * value_tol(got.dtype.name, D)
+    assert abs(float(got) - float(want)) < tol
+    if spec in ("tf.float32", "tf.bfloat16", "float16"):  # the dtypes Keras 2's metric takes too
+        k2 = tf_keras.metrics.CosineSimilarity(dtype=dtype)
+        k2.update_state(yt, yp)
+        assert k2.result().dtype.name == got.dtype.name
+    assert metrics.CosineSimilarity.from_config(ours.get_config()).dtype == ours.dtype
+
+
 def test_float64_totals_do_not_lose_small_batches():
     """Totals in float64: a float32 running sum of 2e7 would drop each added 0.5."""
     m = metrics.CosineSimilarity(dtype="float32")

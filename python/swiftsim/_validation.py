@@ -28,6 +28,7 @@ __all__ = [
     "check_out",
     "check_axis",
     "float_dtype_name",
+    "numpy_dtype",
     "cast_pair",
     "keras_ranks",
     "adjust_sample_weight",
@@ -148,26 +149,61 @@ def check_axis(axis) -> int:
         raise TypeError(f"axis must be an integer, got {type(axis).__name__}") from None
 
 
+#: Keras dtype-policy names that stand for their compute dtype.
+_POLICY_COMPUTE = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+_CLASS_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
 def float_dtype_name(dtype):
-    """None, or the name of a float16/32/64 dtype (TypeError otherwise)."""
+    """The name of the float dtype a loss's or metric's ``dtype=`` stands for, or None for None.
+
+    Accepts what Keras accepts: a name (``"float32"``, ``"bfloat16"``), a NumPy dtype or type, a
+    TensorFlow dtype (``tf.float32``: anything with ``as_numpy_dtype`` and a ``name``), or a Keras
+    dtype policy (its ``compute_dtype``; the names ``"mixed_float16"`` and ``"mixed_bfloat16"``
+    too). The result is ``"float16"``, ``"bfloat16"``, ``"float32"`` or ``"float64"``; anything
+    else is a TypeError. ``"bfloat16"`` needs the ``ml_dtypes`` package.
+    """
     if dtype is None:
         return None
+    given = dtype
+    compute = getattr(dtype, "compute_dtype", None)  # a Keras DTypePolicy
+    if isinstance(compute, str):
+        dtype = compute
+    elif hasattr(dtype, "as_numpy_dtype") and isinstance(getattr(dtype, "name", None), str):
+        dtype = dtype.name  # a TensorFlow DType: tf.float32.name == "float32"
+    if isinstance(dtype, str):
+        dtype = _POLICY_COMPUTE.get(dtype, dtype)
+    if dtype == "bfloat16":
+        numpy_dtype("bfloat16")  # TypeError now, not at the first call, when ml_dtypes is missing
+        return "bfloat16"
     try:
-        dt = np.dtype(dtype)
+        name = np.dtype(dtype).name
     except TypeError:
-        raise TypeError(f"dtype must be None or a float dtype, got {dtype!r}") from None
-    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
-        raise TypeError(f"dtype must be None, float16, float32 or float64, got {dt}")
-    return dt.name
+        raise TypeError(f"dtype must be None or a float dtype, got {given!r}") from None
+    if name not in _CLASS_DTYPES:
+        raise TypeError(f"dtype must be None, float16, bfloat16, float32 or float64, got {given!r}")
+    return name
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of a name returned by :func:`float_dtype_name` (bfloat16 from ``ml_dtypes``)."""
+    if name != "bfloat16":
+        return np.dtype(name)
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError("dtype='bfloat16' needs the ml_dtypes package: pip install ml_dtypes") from None
+    return np.dtype(ml_dtypes.bfloat16)
 
 
 def cast_pair(y_true, y_pred, dtype):
     """Both inputs cast to ``dtype`` (a class's ``dtype=`` argument); unchanged when it is None."""
     if dtype is None:
         return y_true, y_pred
+    dt = numpy_dtype(dtype)
     return (
-        as_float_array(y_true, "y_true").astype(dtype, copy=False),
-        as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
+        as_float_array(y_true, "y_true").astype(dt, copy=False),
+        as_float_array(y_pred, "y_pred").astype(dt, copy=False),
     )
 
 

@@ -20,6 +20,7 @@ from ._validation import (
     check_out,
     float_dtype_name,
     keras_ranks,
+    numpy_dtype,
     prepare_pair,
 )
 
@@ -81,9 +82,11 @@ class CosineSimilarity:
         (0 when there are none); ``"sum"``: Σ(w·loss); ``"mean_with_sample_weight"``: Σ(w·loss) / Σw
         (0 when Σw = 0); ``"none"`` or None: the weighted per-sample values.
     name : str, default "cosine_similarity"
-    dtype : str, numpy dtype or None, default None
-        None computes in the inputs' dtype; a float dtype casts both inputs to it first (as the
-        Keras 3 classes do with theirs).
+    dtype : str, dtype, TensorFlow dtype, Keras dtype policy or None, default None
+        None computes in the inputs' dtype; float16, bfloat16, float32 or float64 (given as Keras
+        accepts it: ``"float32"``, ``np.float32``, ``tf.float32``, ``"mixed_bfloat16"``...) casts both
+        inputs to it first and returns the loss in it, as the Keras 3 classes do. bfloat16 inputs
+        are computed in float32 (``ml_dtypes`` provides the dtype).
     epsilon : float, default 1e-12
         Floor on each squared norm (1e-12: Keras 2; 1e-14: Keras 3).
 
@@ -146,7 +149,7 @@ class CosineSimilarity:
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
-        return self._reduce(np.negative(cos), weights)
+        return self._in_dtype(self._reduce(np.negative(cos), weights))
 
     def gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
         """dLoss/dy_pred, shaped like ``y_pred``; for ``"none"``, the gradient of the values' sum.
@@ -167,10 +170,11 @@ class CosineSimilarity:
         pred_shape = np.shape(y_pred)
         y_true, y_pred, squeezed = keras_ranks(y_true, y_pred)
         _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
+        bfloat16 = self.dtype == "bfloat16"  # computed in float32, returned in bfloat16
         grad_out = out
         if out is not None:
-            check_out(out, pred_shape, dtype)
-            grad_out = out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
+            check_out(out, pred_shape, numpy_dtype(self.dtype) if bfloat16 else dtype)
+            grad_out = None if bfloat16 else out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
         weights = adjust_sample_weight(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
         upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
@@ -178,10 +182,19 @@ class CosineSimilarity:
             y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True), out=(None, grad_out)
         )
         if out is not None:
+            if bfloat16:
+                out[...] = grad.reshape(pred_shape)
             grad = out
         elif squeezed == "y_pred":
             grad = grad.reshape(pred_shape)
-        return self._reduce(np.negative(cos), weights), grad
+        return self._in_dtype(self._reduce(np.negative(cos), weights)), self._in_dtype(grad)
+
+    def _in_dtype(self, value):
+        """``value`` in the loss's dtype: only bfloat16 is not the dtype the kernels computed in."""
+        if self.dtype != "bfloat16" or value.dtype.name == "bfloat16":
+            return value
+        dt = numpy_dtype("bfloat16")
+        return value.astype(dt) if isinstance(value, np.ndarray) else dt.type(value)
 
     def _scale(self, weights, shape) -> float:
         """The factor the reduction applies to Σ w·loss (0 where Keras divides by zero)."""

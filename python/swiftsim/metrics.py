@@ -18,6 +18,7 @@ from ._validation import (
     check_epsilon,
     float_dtype_name,
     keras_ranks,
+    numpy_dtype,
 )
 
 __all__ = ["cosine_similarity", "CosineSimilarity"]
@@ -63,9 +64,10 @@ class CosineSimilarity:
     Parameters
     ----------
     name : str, default "cosine_similarity"
-    dtype : str, numpy dtype or None, default None
-        None computes each batch in the inputs' dtype and returns a float64 result; a float dtype
-        casts the inputs to it first (as Keras does) and the result to it.
+    dtype : str, dtype, TensorFlow dtype, Keras dtype policy or None, default None
+        None computes each batch in the inputs' dtype and returns a float64 result; float16,
+        bfloat16, float32 or float64 (given as Keras accepts it: ``"float32"``, ``tf.float32``,
+        ``"mixed_float16"``...) casts the inputs to it first, as Keras does, and the result to it.
     axis : int, default -1
         The axis of each vector.
     epsilon : float, default 1e-12
@@ -126,7 +128,7 @@ class CosineSimilarity:
     def result(self):
         """The weighted mean so far, ``total / count``; 0.0 before any update or while ``count`` is 0."""
         value = self.total / self.count if self.count != 0.0 else 0.0
-        return np.dtype(self.dtype or np.float64).type(value)
+        return numpy_dtype(self.dtype or "float64").type(value)
 
     def reset_state(self) -> None:
         """Forgets every batch: ``total`` and ``count`` back to 0."""
