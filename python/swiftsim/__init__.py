@@ -11,6 +11,7 @@ import os as _os
 import warnings as _warnings
 
 from ._loader import load as _load
+from ._typing import BuildInfo as _BuildInfo
 
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
@@ -38,7 +39,8 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The number of threads kernels use (default: ``SWIFTSIM_NUM_THREADS`` or the usable CPUs)."""
-    return _swiftsim.get_num_threads()
+    n: int = _swiftsim.get_num_threads()
+    return n
 
 
 def _default_threads() -> int:
@@ -59,7 +61,7 @@ def _default_threads() -> int:
         return cpus
 
 
-def build_info() -> dict:
+def build_info() -> _BuildInfo:
     """What was compiled: version, Swift version, target CPU and SIMD width, dtypes, default threads."""
     info = _swiftsim.build_info()
     kernels = dict(item.split("=", 1) for item in info["kernels"].split())

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:  # NumPy >= 2.0
     from numpy.exceptions import AxisError
@@ -54,7 +56,7 @@ def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
     )
 
 
-def as_float_array(x, name: str) -> np.ndarray:
+def as_float_array(x: Any, name: str) -> NDArray[Any]:
     """``np.asarray(x)``, refusing non-numeric dtypes (TypeError) without converting yet."""
     try:
         arr = np.asarray(x)
@@ -64,19 +66,19 @@ def as_float_array(x, name: str) -> np.ndarray:
     return arr
 
 
-def common_dtype(*arrays: np.ndarray, names: tuple[str, ...]) -> np.dtype:
+def common_dtype(*arrays: NDArray[Any], names: tuple[str, ...]) -> np.dtype:
     """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32)."""
     return np.result_type(*(kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)))
 
 
-def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def native(arr: NDArray[Any], dtype: np.dtype) -> NDArray[Any]:
     """``arr`` as ``dtype`` in native byte order and aligned; no copy when it already is."""
     if arr.dtype == dtype and arr.dtype.isnative and arr.flags.aligned:
         return arr
     return np.asarray(arr, dtype=dtype) if arr.flags.aligned else np.array(arr, dtype=dtype)
 
 
-def check_epsilon(epsilon) -> float:
+def check_epsilon(epsilon: Any) -> float:
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
         raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
     value = float(epsilon)
@@ -85,12 +87,14 @@ def check_epsilon(epsilon) -> float:
     return value
 
 
-def normalize_axis(axis, ndim: int) -> int:
+def normalize_axis(axis: Any, ndim: int) -> int:
     """A single axis as a non-negative index; AxisError when out of range, TypeError when not an int."""
     return normalize_axis_index(check_axis(axis), ndim)
 
 
-def prepare_pair(x1, x2, axis, names=("x1", "x2")):
+def prepare_pair(
+    x1: Any, x2: Any, axis: Any, names: tuple[str, str] = ("x1", "x2")
+) -> tuple[NDArray[Any], NDArray[Any], tuple[int, ...], np.dtype]:
     """Validates two inputs of a row-wise op.
 
     Returns ``(a, b, outer, dtype)``: both inputs as native arrays of the common dtype, padded to the
@@ -126,7 +130,7 @@ def prepare_pair(x1, x2, axis, names=("x1", "x2")):
     return a, b, outer, dtype
 
 
-def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
+def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> NDArray[Any]:
     """``out=`` must be an ndarray of exactly ``shape`` and ``dtype``, C-contiguous and writeable."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
@@ -141,7 +145,7 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
     return out
 
 
-def check_axis(axis) -> int:
+def check_axis(axis: Any) -> int:
     """``axis`` as an int (TypeError for anything that is not an integer); its range is not checked."""
     try:
         return operator.index(axis)
@@ -154,7 +158,7 @@ _POLICY_COMPUTE = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 _CLASS_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
-def float_dtype_name(dtype):
+def float_dtype_name(dtype: Any) -> str | None:
     """The name of the float dtype a loss's or metric's ``dtype=`` stands for, or None for None.
 
     Accepts what Keras accepts: a name (``"float32"``, ``"bfloat16"``), a NumPy dtype or type, a
@@ -177,7 +181,7 @@ def float_dtype_name(dtype):
         numpy_dtype("bfloat16")  # TypeError now, not at the first call, when ml_dtypes is missing
         return "bfloat16"
     try:
-        name = np.dtype(dtype).name
+        name: str = np.dtype(dtype).name
     except TypeError:
         raise TypeError(f"dtype must be None or a float dtype, got {given!r}") from None
     if name not in _CLASS_DTYPES:
@@ -190,13 +194,13 @@ def numpy_dtype(name: str) -> np.dtype:
     if name != "bfloat16":
         return np.dtype(name)
     try:
-        import ml_dtypes
+        import ml_dtypes  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         raise TypeError("dtype='bfloat16' needs the ml_dtypes package: pip install ml_dtypes") from None
-    return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(ml_dtypes.bfloat16)  # type: ignore[no-any-return,unused-ignore]
 
 
-def cast_pair(y_true, y_pred, dtype):
+def cast_pair(y_true: Any, y_pred: Any, dtype: str | None) -> tuple[Any, Any]:
     """Both inputs cast to ``dtype`` (a class's ``dtype=`` argument); unchanged when it is None."""
     if dtype is None:
         return y_true, y_pred
@@ -207,7 +211,7 @@ def cast_pair(y_true, y_pred, dtype):
     )
 
 
-def keras_ranks(y_true, y_pred):
+def keras_ranks(y_true: Any, y_pred: Any) -> tuple[Any, Any, str | None]:
     """Keras's rank rule for the two inputs of a loss or metric; ``(y_true, y_pred, squeezed)``.
 
     When the ranks differ by one and the longer input ends in a size-1 axis, that axis is squeezed,
@@ -238,7 +242,7 @@ def keras_ranks(y_true, y_pred):
     return y_true, longer[..., 0], name
 
 
-def adjust_sample_weight(sample_weight, shape: tuple, dtype: np.dtype):
+def adjust_sample_weight(sample_weight: Any, shape: tuple[int, ...], dtype: np.dtype) -> NDArray[Any] | None:
     """``sample_weight`` in ``dtype``, rank-adjusted to per-sample values of ``shape`` (Keras 2's rule).
 
     Returns None for no weights, else an array that broadcasts to ``shape``; ValueError otherwise.

@@ -9,9 +9,13 @@ for the ``sample_weight`` rank rule and the empty batch, and the input for the o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import ops
+from ._typing import F, Floats, Reduction
 from ._validation import (
     adjust_sample_weight,
     cast_pair,
@@ -24,16 +28,46 @@ from ._validation import (
     prepare_pair,
 )
 
+if TYPE_CHECKING:
+    from ._typing import AtLeast2D, Vector
+
 __all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
 
 #: Every accepted ``reduction``: Keras 3's names plus Keras 2's ``"auto"``.
-REDUCTIONS = ("sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none", None)
+REDUCTIONS: tuple[Reduction, ...] = (
+    "sum_over_batch_size",
+    "auto",
+    "mean",
+    "sum",
+    "mean_with_sample_weight",
+    "none",
+    None,
+)
 _MEANS = ("sum_over_batch_size", "auto", "mean")
 _UNWEIGHTED_FAST = (*_MEANS, "mean_with_sample_weight", "sum")
 _ADD_REDUCE = np.add.reduce
+_T = TypeVar("_T", bound="Floats | np.floating[Any]")
 
 
-def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
+@overload
+def cosine_similarity(
+    y_true: AtLeast2D[F], y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: AtLeast2D[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: Vector[F], y_pred: Vector[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> F: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]: ...
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]:
     """Per-sample negative cosine similarity, in [-1, 1] (-1: same direction, 1: opposite).
 
     Parameters
@@ -50,8 +84,9 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
 
     Returns
     -------
-    ndarray
-        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32).
+    ndarray or numpy scalar
+        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32);
+        two 1-D vectors give a NumPy scalar.
 
     Notes
     -----
@@ -116,12 +151,17 @@ class CosineSimilarity:
     """
 
     def __init__(
-        self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None, epsilon=1e-12
-    ):
+        self,
+        axis: int = -1,
+        reduction: Reduction = "sum_over_batch_size",
+        name: str = "cosine_similarity",
+        dtype: Any = None,
+        epsilon: float = 1e-12,
+    ) -> None:
         self.axis = check_axis(axis)
-        self.reduction = _check_reduction(reduction)
+        self.reduction: Reduction = _check_reduction(reduction)
         self.name = name
-        self.dtype = float_dtype_name(dtype)
+        self.dtype: str | None = float_dtype_name(dtype)
         self.epsilon = check_epsilon(epsilon)
 
     def __repr__(self) -> str:
@@ -130,7 +170,9 @@ class CosineSimilarity:
             f"dtype={self.dtype!r}, epsilon={self.epsilon!r})"
         )
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Floats | np.floating[Any]:
         """The weighted, reduced loss: a scalar, or the weighted per-sample values for ``"none"``."""
         y_true, y_pred, _ = keras_ranks(y_true, y_pred)
         if sample_weight is None and self.dtype is None and self.reduction in _UNWEIGHTED_FAST:
@@ -151,14 +193,28 @@ class CosineSimilarity:
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         return self._in_dtype(self._reduce(np.negative(cos), weights))
 
-    def gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
+    def gradient(
+        self,
+        y_true: ArrayLike,
+        y_pred: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        out: NDArray[Any] | None = None,
+    ) -> Floats:
         """dLoss/dy_pred, shaped like ``y_pred``; for ``"none"``, the gradient of the values' sum.
 
         ``out`` (optional) receives it: y_pred's shape, the result dtype, C-contiguous, writeable.
         """
         return self.value_and_gradient(y_true, y_pred, sample_weight, out=out)[1]
 
-    def value_and_gradient(self, y_true, y_pred, sample_weight=None, *, out=None):
+    def value_and_gradient(
+        self,
+        y_true: ArrayLike,
+        y_pred: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        out: NDArray[Any] | None = None,
+    ) -> tuple[Floats | np.floating[Any], Floats]:
         """``(loss, dLoss/dy_pred)`` from one kernel pass; each gradient component in [-r, r]·Σ|u|.
 
         The reduction's scale is folded into the kernel's upstream weights, ``u = -w · scale``, so
@@ -173,7 +229,7 @@ class CosineSimilarity:
         bfloat16 = self.dtype == "bfloat16"  # computed in float32, returned in bfloat16
         grad_out = out
         if out is not None:
-            check_out(out, pred_shape, numpy_dtype(self.dtype) if bfloat16 else dtype)
+            check_out(out, pred_shape, numpy_dtype("bfloat16") if bfloat16 else dtype)
             grad_out = None if bfloat16 else out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
         weights = adjust_sample_weight(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
@@ -181,6 +237,7 @@ class CosineSimilarity:
         cos, _, grad = ops.cosine_value_and_grad(
             y_true, y_pred, upstream, self.axis, self.epsilon, need=(False, True), out=(None, grad_out)
         )
+        assert grad is not None  # need=(False, True)
         if out is not None:
             if bfloat16:
                 out[...] = grad.reshape(pred_shape)
@@ -189,31 +246,31 @@ class CosineSimilarity:
             grad = grad.reshape(pred_shape)
         return self._in_dtype(self._reduce(np.negative(cos), weights)), self._in_dtype(grad)
 
-    def _in_dtype(self, value):
+    def _in_dtype(self, value: _T) -> _T:
         """``value`` in the loss's dtype: only bfloat16 is not the dtype the kernels computed in."""
         if self.dtype != "bfloat16" or value.dtype.name == "bfloat16":
             return value
         dt = numpy_dtype("bfloat16")
-        return value.astype(dt) if isinstance(value, np.ndarray) else dt.type(value)
+        return cast(_T, value.astype(dt) if isinstance(value, np.ndarray) else dt.type(value))
 
-    def _scale(self, weights, shape) -> float:
+    def _scale(self, weights: NDArray[Any] | None, shape: tuple[int, ...]) -> float:
         """The factor the reduction applies to Σ w·loss (0 where Keras divides by zero)."""
         if self.reduction in _MEANS or (self.reduction == "mean_with_sample_weight" and weights is None):
             divisor = float(np.prod(shape))
-        elif self.reduction == "mean_with_sample_weight":
+        elif self.reduction == "mean_with_sample_weight" and weights is not None:
             divisor = float(np.sum(weights, dtype=np.float64))
         else:
             return 1.0
         return 1.0 / divisor if divisor != 0.0 else 0.0
 
-    def _reduce(self, values: np.ndarray, weights):
+    def _reduce(self, values: Floats, weights: NDArray[Any] | None) -> Floats | np.floating[Any]:
         weighted = values if weights is None else values * weights
         if self.reduction is None or self.reduction == "none":
             return weighted
         total = np.sum(weighted, dtype=np.float64) * self._scale(weights, np.shape(values))
         return values.dtype.type(total)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """``{"name", "reduction", "axis", "dtype", "epsilon"}``; :meth:`from_config` round-trips it."""
         return {
             "name": self.name,
@@ -224,12 +281,12 @@ class CosineSimilarity:
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> CosineSimilarity:
+    def from_config(cls, config: dict[str, Any]) -> CosineSimilarity:
         """Rebuilds a loss from :meth:`get_config`; a Keras 2 config's ``"fn"`` entry is ignored."""
         return cls(**{k: v for k, v in config.items() if k != "fn"})
 
 
-def _check_reduction(reduction):
+def _check_reduction(reduction: Any) -> Reduction:
     if not (reduction is None or (isinstance(reduction, str) and reduction in REDUCTIONS)):
         allowed = ", ".join(repr(r) for r in REDUCTIONS)
         raise ValueError(

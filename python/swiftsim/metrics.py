@@ -8,9 +8,13 @@ kept in float64. The cosines come from the Swift kernels (:func:`swiftsim.ops.co
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import ops
+from ._typing import F, Floats
 from ._validation import (
     adjust_sample_weight,
     cast_pair,
@@ -21,10 +25,31 @@ from ._validation import (
     numpy_dtype,
 )
 
+if TYPE_CHECKING:
+    from ._typing import AtLeast2D, Vector
+
 __all__ = ["cosine_similarity", "CosineSimilarity"]
 
 
-def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
+@overload
+def cosine_similarity(
+    y_true: AtLeast2D[F], y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: AtLeast2D[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: Vector[F], y_pred: Vector[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> F: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]: ...
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]:
     """Per-sample positive cosine similarity, in [-1, 1] (1: same direction, -1: opposite).
 
     Parameters
@@ -39,8 +64,9 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
 
     Returns
     -------
-    ndarray
-        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32).
+    ndarray or numpy scalar
+        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32);
+        two 1-D vectors give a NumPy scalar.
 
     Notes
     -----
@@ -97,9 +123,11 @@ class CosineSimilarity:
     0.75
     """
 
-    def __init__(self, name="cosine_similarity", dtype=None, axis=-1, epsilon=1e-12):
+    def __init__(
+        self, name: str = "cosine_similarity", dtype: Any = None, axis: int = -1, epsilon: float = 1e-12
+    ) -> None:
         self.name = name
-        self.dtype = float_dtype_name(dtype)
+        self.dtype: str | None = float_dtype_name(dtype)
         self.axis = check_axis(axis)
         self.epsilon = check_epsilon(epsilon)
         self.reset_state()
@@ -110,14 +138,16 @@ class CosineSimilarity:
             f"epsilon={self.epsilon!r})"
         )
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    def update_state(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> None:
         """Adds one batch: ``total += Σ w·c``, ``count += Σ w`` (w broadcast to the cosines)."""
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
         y_true, y_pred, _ = keras_ranks(y_true, y_pred)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         if weights is None:
-            total, count = np.sum(cos, dtype=np.float64), cos.size
+            total, count = np.sum(cos, dtype=np.float64), float(cos.size)
         else:
             weights = np.broadcast_to(weights, cos.shape)
             total = np.sum(np.multiply(cos, weights, dtype=np.float64))
@@ -125,26 +155,29 @@ class CosineSimilarity:
         self.total += float(total)
         self.count += float(count)
 
-    def result(self):
+    def result(self) -> np.floating[Any]:
         """The weighted mean so far, ``total / count``; 0.0 before any update or while ``count`` is 0."""
         value = self.total / self.count if self.count != 0.0 else 0.0
-        return numpy_dtype(self.dtype or "float64").type(value)
+        result: np.floating[Any] = numpy_dtype(self.dtype or "float64").type(value)
+        return result
 
     def reset_state(self) -> None:
         """Forgets every batch: ``total`` and ``count`` back to 0."""
-        self.total = 0.0
-        self.count = 0.0
+        self.total: float = 0.0
+        self.count: float = 0.0
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> np.floating[Any]:
         """:meth:`update_state` then :meth:`result`, as Keras metrics do when called."""
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """``{"name", "dtype", "axis", "epsilon"}``; :meth:`from_config` round-trips it."""
         return {"name": self.name, "dtype": self.dtype, "axis": self.axis, "epsilon": self.epsilon}
 
     @classmethod
-    def from_config(cls, config: dict) -> CosineSimilarity:
+    def from_config(cls, config: dict[str, Any]) -> CosineSimilarity:
         """Rebuilds a metric (without its state) from :meth:`get_config`."""
         return cls(**config)

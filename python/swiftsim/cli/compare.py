@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import layers, losses, metrics, ops
 from .._contract import GRAD_ULPS, KERAS2_EPSILON, KERAS3_EPSILON, VALUE_TOL, value_tol, widen
+from .._typing import Reduction
 from .._validation import kernel_dtype
 from .common import CliError, best_time, fmt_time, import_tensorflow, load_npy
 
@@ -51,8 +52,8 @@ class Inputs:
     rows2: np.ndarray
 
 
-def _loss(reduction: str) -> Callable[[Inputs], np.ndarray]:
-    def run(c: Inputs):
+def _loss(reduction: Reduction) -> Callable[[Inputs], object]:
+    def run(c: Inputs) -> object:
         return losses.CosineSimilarity(c.axis, reduction=reduction, epsilon=c.epsilon)(c.x1, c.x2, c.weights)
 
     return run
