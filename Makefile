@@ -30,10 +30,13 @@ SHELL := /bin/bash
 swift-test:
 	swift test -c release -Xswiftc -enable-testing 2>&1 | tail -n 25; exit $${PIPESTATUS[0]}
 
-lint: venv
+lint: install
 	swift format lint --strict -r Sources Tests Package.swift
 	$(PY) -m ruff check python tests benchmarks
 	$(PY) -m ruff format --check python tests benchmarks
+	$(PY) -m mypy --strict --exclude 'python/swiftsim/cli/' python/swiftsim tests/typing_example.py
+	$(PY) -m mypy python/swiftsim/cli
+	$(PY) -m mypy.stubtest swiftsim._swiftsim
 
 pytest: install
 	SWIFTSIM_REQUIRE_TF=1 $(PY) -m pytest -q tests python/swiftsim
