@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cosine_similarity",
     "cosine_similarity_grad",
+    "cosine_value_and_grad",
     "l2_normalize",
     "pairwise_chunks",
     "pairwise_cosine_similarity",
