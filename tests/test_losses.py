@@ -1,13 +1,13 @@
 """swiftsim.losses against Keras 2 (tf_keras), Keras 3 and a float64 reference written from the contract.
 
 Keras 2 is compared with epsilon=1e-12 and Keras 3 with epsilon=1e-14 wherever each accepts the case
-(KERAS_SEMANTICS.md §3): Keras 2 has no "mean", None or "mean_with_sample_weight"; Keras 3 has no "auto",
+(docs/keras.md): Keras 2 has no "mean", None or "mean_with_sample_weight"; Keras 3 has no "auto",
 refuses a (B,) weight on (B, T) values and returns (B, 1) for "none" with a (B, 1) weight on (B,) values.
 Where they differ, the contract's flavour (Keras 2 rank rules, empty batch → 0.0, output dtype = input
 dtype) is what is tested. The inputs contain a zero prediction, a zero target, a prediction of norm 3e-7
 (clamped by Keras 2, not by Keras 3), one of norm 2e-8 (clamped by both) and a target of norm 5e-7.
 
-Tolerances (KERAS_SEMANTICS.md §7): values conftest.value_tol · Σ|u|, gradients 16·ε_dtype·|u|·r per row,
+Tolerances (docs/contract.md): values swiftsim._contract.value_tol · Σ|u|, gradients 16·ε_dtype·|u|·r per row,
 with u = w·scale the weight the reduction gives each per-sample value and r = 1/max(|y_pred|, √ε).
 """
 

@@ -1,9 +1,9 @@
 """swiftsim.metrics against tf_keras (Keras 2) metrics streamed over the same batches.
 
 The contract accumulates per element, as Keras 2: weights broadcast to the per-sample cosines,
-total += Σ w·c, count += Σ w (KERAS_SEMANTICS.md §4). Keras 2 is run with dtype="float64" for float64
+total += Σ w·c, count += Σ w (docs/keras.md). Keras 2 is run with dtype="float64" for float64
 streams (its default float32 casts the inputs first). Keras 3 agrees on single 2-D batches and is
-compared there with epsilon=1e-14. Tolerance: conftest.value_tol for a mean of cosines.
+compared there with epsilon=1e-14. Tolerance: swiftsim._contract.value_tol for a mean of cosines.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_stream_along_axis_1(tf_keras, stream):
 
 
 def test_per_element_accumulation_is_keras2_not_keras3(tf_keras, keras3):
-    """The (2, 3, D) + (2, 5, D) stream of KERAS_SEMANTICS.md §4: Keras 2 and Keras 3 give different means."""
+    """The (2, 3, D) + (2, 5, D) stream of docs/keras.md: Keras 2 and Keras 3 give different means."""
     ours, k2, k3 = (
         metrics.CosineSimilarity(),
         tf_keras.metrics.CosineSimilarity(),

@@ -1,4 +1,4 @@
-"""swiftsim.ops against a float64 NumPy reference of the contract's formulas (API.md).
+"""swiftsim.ops against a float64 NumPy reference of the contract's formulas (docs/contract.md).
 
 The reference below is written from the contract, not from the implementation:
 
@@ -7,7 +7,7 @@ The reference below is written from the contract, not from the implementation:
 
 Gradients of broadcast inputs are computed with the Jacobian of the normalisation,
 r_x·(G − [|x|² ≥ ε]·(G·x̂)·x̂) with G = Σ_broadcast u·ŷ, which equals the per-row closed form summed back.
-Tolerances: values use conftest.value_tol (KERAS_SEMANTICS.md §7); gradients 16·ε_dtype·Σ|u|·r with
+Tolerances (docs/contract.md): values use swiftsim._contract.value_tol; gradients 16·ε_dtype·Σ|u|·r with
 r = 1/max(|x|, √ε) (32·ε for float16), widened by sqrt(D/256) for D > 256 like the values.
 """
 
@@ -928,7 +928,7 @@ def test_build_info(restore_threads):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Bad inputs (KERAS_SEMANTICS.md §8)
+# Bad inputs (docs/keras.md, "Bad inputs")
 # ---------------------------------------------------------------------------------------------------------
 
 OPS_PAIR = {

@@ -5,7 +5,7 @@
 * Keras 3 ``keras.losses.cosine_similarity``, negated ↔ ``ops.cosine_similarity(..., 1e-14)``
 * gradients of Σ u·cos via ``tf.GradientTape`` w.r.t. both inputs ↔ ``ops.cosine_similarity_grad``
 
-Tolerances are those of KERAS_SEMANTICS.md §7: values conftest.value_tol; gradients 16·ε_dtype·Σ|u|·r
+Tolerances are those of docs/contract.md: values swiftsim._contract.value_tol; gradients 16·ε_dtype·Σ|u|·r
 (32·ε for float16) with r = 1/max(|x|, √ε), summed back over broadcast rows.
 Documented divergences (float16 zero vectors, overflowing squared norms, subnormals, float16 squares that
 overflow or underflow in float16) are checked against the contract instead, each with a comment.
@@ -292,7 +292,7 @@ def test_float16_where_tf_is_well_defined(tfk, flavour, d):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The edge-case table of KERAS_SEMANTICS.md §2 (each flavour against itself)
+# The edge-case table of docs/keras.md (each flavour against itself)
 # ---------------------------------------------------------------------------------------------------------
 
 E1 = [1.0, 0.0, 0.0]

@@ -2,7 +2,7 @@
 
 Calling a layer on ``[a, b]`` computes its output and remembers the inputs; ``backward(upstream)``
 then returns the gradients of ``sum(upstream * output)`` with respect to both inputs. ``Dot`` follows
-``keras.layers.Dot`` (axes rules, output shapes and error messages; ``KERAS_SEMANTICS.md`` §5), except
+``keras.layers.Dot`` (axes rules, output shapes and error messages; ``docs/keras.md``), except
 that the output keeps the inputs' float dtype instead of Keras's float32.
 """
 

@@ -3,8 +3,9 @@
 A function for the per-sample values and a class that weights and reduces them, with Keras's names,
 defaults and reductions. Where Keras 2 (``tf_keras``) and Keras 3 differ, the contract follows Keras 2
 for the ``sample_weight`` rank rule and the empty batch, and the input for the output dtype
-(``KERAS_SEMANTICS.md`` §3, §10). The cosines and their gradients come from the Swift kernels
-(:func:`swiftsim.ops.cosine_value_and_grad`); this module only weights and reduces per-sample values.
+(``docs/keras.md``; the choices are listed in ``docs/contract.md``). The cosines and their gradients
+come from the Swift kernels (:func:`swiftsim.ops.cosine_value_and_grad`); this module only weights
+and reduces per-sample values.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Accumulation is per element, as in Keras 2 (``tf_keras``): the weights are broadcast to the per-sample
 cosines and ``count`` grows by their sum, so streams whose batches change shape or use scalar weights
-give Keras 2's result (Keras 3 averages per sample first; ``KERAS_SEMANTICS.md`` §4). The totals are
+give Keras 2's result (Keras 3 averages per sample first; ``docs/keras.md``). The totals are
 kept in float64. The cosines come from the Swift kernels (:func:`swiftsim.ops.cosine_similarity`).
 """
 

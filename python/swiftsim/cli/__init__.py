@@ -30,7 +30,7 @@ COMPARE_DESCRIPTION = (
     "Runs every op (cosine, l2_normalize, both gradients, the loss with each reduction and its "
     "gradient, the metric, Dot, pairwise) in swiftsim and in TensorFlow on the same arrays, and "
     "prints the largest error (absolute and in ulps) and the time of each side. Exit status 1 when "
-    "a value is outside the contract's tolerance (API.md), 2 when TensorFlow is missing or the "
+    "a value is outside the contract's tolerance (docs/contract.md), 2 when TensorFlow is missing or the "
     "inputs are bad."
 )
 TOPK_HELP = "the k most similar corpus rows of every query, the corpus read from disk in tiles"

@@ -5,7 +5,8 @@ Each row of the table is a :class:`Case`: the swiftsim side is looked up by name
 the reference side comes from :class:`Reference` (Keras 2 = ``tf_keras`` with ε = 1e-12, or Keras 3
 = ``keras`` with ε = 1e-14, or Keras 3 with ``keras.config.set_epsilon(√E)`` for ``--epsilon E``).
 
-Tolerances are the contract's (API.md, KERAS_SEMANTICS.md §7), absolute, per element:
+Tolerances are the contract's (``docs/contract.md``; the numbers come from ``swiftsim._contract``),
+absolute, per element:
 
 * values: f32 2e-6, f64 1e-12, f16 5e-3, widened by √(D/256) for D > 256;
 * reductions: that × Σ|w| for ``sum``, × mean|w| for ``sum_over_batch_size``, × Σ|w|/|Σw| for weighted
@@ -14,7 +15,7 @@ Tolerances are the contract's (API.md, KERAS_SEMANTICS.md §7), absolute, per el
 
 "ulps" is the error in units of the dtype's ε at 1 (for gradients and reductions: of ε times the
 scale above). TensorFlow computes float16 in float16, where its ε underflows and its squares
-overflow (KERAS_SEMANTICS.md §8); swiftsim accumulates float16 in float32 as the contract says, so
+overflow (``docs/keras.md``, "Bad inputs"); swiftsim accumulates float16 in float32 as the contract says, so
 for float16 inputs the reference runs on the inputs cast to float32 and is compared at float16
 tolerance.
 """
@@ -223,7 +224,7 @@ def value_scale(c: Inputs, want: np.ndarray) -> np.ndarray:
 
 
 def grad_scale(which: int) -> Callable[[Inputs, np.ndarray], np.ndarray]:
-    """|u|·r per element of d(Σ u·cos)/dx, summed back over broadcast rows (KERAS_SEMANTICS.md §7)."""
+    """|u|·r per element of d(Σ u·cos)/dx, summed back over broadcast rows (docs/contract.md)."""
 
     def scale(c: Inputs, want: np.ndarray) -> np.ndarray:
         return _grad_scale(c, np.abs(c.upstream.astype(np.float64)), which)
@@ -438,7 +439,7 @@ def run(args) -> int:
     print(f"swiftsim compare: {origin}, axis {args.axis}")
     print(f"reference: {ref.describe()}; TensorFlow {tf.__version__}")
     print(
-        f"tolerance (API.md): values {tol:.1e} (D={inputs.d}), reductions × Σ|w| or mean|w|, "
+        f"tolerance (docs/contract.md): values {tol:.1e} (D={inputs.d}), reductions × Σ|w| or mean|w|, "
         f"gradients {ulp_factor(inputs.dtype, 'grad') / float(np.finfo(inputs.dtype).eps):.0f}·ε·|u|·r"
         + ("; the TF side computes float16 in float32" if inputs.dtype == np.float16 else "")
     )
