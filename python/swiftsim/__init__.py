@@ -15,10 +15,13 @@ from ._typing import BuildInfo as _BuildInfo
 
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
-from . import layers, losses, metrics, ops  # noqa: E402
-from ._config import config  # noqa: E402
+from . import _config, layers, losses, metrics, ops  # noqa: E402
+
+config = _config.config
+"""Process-wide settings: ``config.working_memory``, the bytes one all-pairs result may take (4 GiB)."""
 
 __version__ = "0.1.0"
+"""The version of this swiftsim."""
 __all__ = [
     "ops",
     "losses",

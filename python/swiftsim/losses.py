@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["cosine_similarity", "CosineSimilarity", "REDUCTIONS"]
 
-#: Every accepted ``reduction``: Keras 3's names plus Keras 2's ``"auto"``.
 REDUCTIONS: tuple[Reduction, ...] = (
     "sum_over_batch_size",
     "auto",
@@ -44,6 +43,7 @@ REDUCTIONS: tuple[Reduction, ...] = (
     "none",
     None,
 )
+"""Every accepted ``reduction``: Keras 3's names plus Keras 2's ``"auto"``."""
 _MEANS = ("sum_over_batch_size", "auto", "mean")
 _UNWEIGHTED_FAST = (*_MEANS, "mean_with_sample_weight", "sum")
 _ADD_REDUCE = np.add.reduce

@@ -16,6 +16,8 @@ import sys
 
 from . import common, compare, demo, info, topk
 
+__all__ = ["main", "build_parser"]
+
 DESCRIPTION = "Cosine similarity with Keras semantics, computed by Swift SIMD kernels."
 DEMO_HELP = "the three Keras cosine-similarity patterns in swiftsim, next to TensorFlow when installed"
 DEMO_DESCRIPTION = (
@@ -42,6 +44,7 @@ TOPK_DESCRIPTION = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``swiftsim`` argument parser: one subcommand each for info, demo, compare and topk."""
     parser = argparse.ArgumentParser(
         prog="swiftsim",
         description=DESCRIPTION,
