@@ -1,7 +1,12 @@
-"""Input validation shared by every public function: dtypes, axes, broadcasting and ``out=``.
+"""Input validation shared by the public functions: dtypes, axes, broadcasting, ``out=``, and the
+Keras-style arguments (``dtype=``, the rank rule, ``sample_weight``) of the losses and metrics.
 
-All user-facing checks live here, so that messages are uniform (they name the shapes and dtypes,
-like NumPy's) and the compiled extension only ever sees float16/32/64 ndarrays in native byte order.
+The checks more than one function needs live here, so that their messages are uniform (they name
+the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16/32/64
+ndarrays in native byte order. A check that belongs to one function stays beside it: the all-pairs
+operand shapes and ``k`` in ``_pairwise.py``, repeated axes in ``ops.l2_normalize``, reduction names
+in ``losses.py``, the working-memory budget in ``_config.py``. The C shim checks every array again
+before a kernel sees it.
 """
 
 from __future__ import annotations
