@@ -417,9 +417,13 @@ def test_function_is_negative_cosine(tf_keras, keras3):
     yt = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]], np.float32)
     yp = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]], np.float32)
     got = losses.cosine_similarity(yt, yp, axis=1)
-    np.testing.assert_allclose(got, tf_keras.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=2e-6)
-    np.testing.assert_allclose(got, keras3.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=2e-6)
-    np.testing.assert_allclose(got, [0.0, -1.0, 1.0], atol=2e-6)
+    np.testing.assert_allclose(
+        got, tf_keras.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=value_tol(np.float32)
+    )
+    np.testing.assert_allclose(
+        got, keras3.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=value_tol(np.float32)
+    )
+    np.testing.assert_allclose(got, [0.0, -1.0, 1.0], atol=value_tol(np.float32))
     assert swiftsim.losses.cosine_similarity is losses.cosine_similarity
 
 
@@ -428,8 +432,10 @@ def test_function_matches_keras_with_clamped_rows(tf_keras, keras3, layout):
     yt, yp, axis = make_inputs(layout, np.float32)
     k2 = tf_keras.losses.cosine_similarity(yt, yp, axis=axis).numpy()
     k3 = keras3.losses.cosine_similarity(yt, yp, axis=axis).numpy()
-    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis), k2, rtol=0, atol=2e-6)
-    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis, epsilon=EPS_K3), k3, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis), k2, rtol=0, atol=value_tol(np.float32))
+    np.testing.assert_allclose(
+        losses.cosine_similarity(yt, yp, axis, epsilon=EPS_K3), k3, rtol=0, atol=value_tol(np.float32)
+    )
     assert np.abs(k2 - k3).max() > 0.1  # the clamp region really differs, so both flavours are tested
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from swiftsim import ops
+from swiftsim._contract import value_tol
 from swiftsim.cli import common, topk
 from tests.cli.helpers import assert_one_line_error, python_m, run
 
@@ -72,7 +73,7 @@ def test_topk_matches_argsort_of_the_float64_matmul(tmp_path, capsys, dtype, til
         scores, indices = npz["scores"], npz["indices"]
     assert indices.dtype == np.int64 and scores.dtype == dtype
     np.testing.assert_array_equal(indices, want_i)
-    np.testing.assert_allclose(scores, want_s, rtol=0, atol=2e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(scores, want_s, rtol=0, atol=value_tol(dtype))
     assert indices[3, 0] == 2 and indices[3, 1] == 20  # the tie, lower index first
 
 
