@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import _swiftsim
 from ._config import check_working_memory, config
-from ._typing import ArrayT, F, Floats
+from ._typing import ArrayLike, ArrayT, F, Floats
 from ._validation import as_float_array, check_epsilon, check_out, common_dtype, kernel_dtype, native
 
 __all__ = ["pairwise_cosine_similarity", "pairwise_chunks", "top_k"]

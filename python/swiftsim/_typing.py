@@ -11,16 +11,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import NDArray
 
 #: A float scalar type, solved from an input's dtype (``np.float32`` for a float32 array).
 F = TypeVar("F", bound=np.floating[Any])
 #: The type of an ``out=`` array, returned as given.
 ArrayT = TypeVar("ArrayT", bound=np.ndarray[Any, Any])
-#: A float array of any float dtype.
-Floats = NDArray[np.floating[Any]]
-#: Every ``reduction`` a loss accepts.
-Reduction = Literal["sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none"] | None
+
+
+def _named(name: str, value: Any) -> Any:
+    """``value`` as an alias that prints as ``name`` (so the API reference shows ``ArrayLike``, not
+    its twenty-line expansion), when ``typing_extensions`` is there to make one; else ``value``."""
+    try:
+        from typing_extensions import TypeAliasType
+    except ImportError:  # pragma: no cover - the aliases only matter to documentation tools
+        return value
+    return TypeAliasType(name, value)
+
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from numpy.typing import ArrayLike as ArrayLike
+
+    #: A float array of any float dtype.
+    Floats: TypeAlias = NDArray[np.floating[Any]]
+    #: Every ``reduction`` a loss accepts.
+    Reduction: TypeAlias = (
+        Literal["sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none"] | None
+    )
+else:
+    ArrayLike = _named("ArrayLike", npt.ArrayLike)
+    Floats = _named("Floats", NDArray[np.floating[Any]])
+    Reduction = _named(
+        "Reduction",
+        Literal["sum_over_batch_size", "auto", "mean", "sum", "mean_with_sample_weight", "none"] | None,
+    )
 
 
 class BuildInfo(TypedDict):

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import ops
-from ._typing import Floats
+from ._typing import ArrayLike, Floats
 from ._validation import AxisError, as_float_array, check_axis, check_epsilon, common_dtype, native
 
 __all__ = ["CosineSimilarity", "Dot", "dot"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import ops
-from ._typing import F, Floats, Reduction
+from ._typing import ArrayLike, F, Floats, Reduction
 from ._validation import (
     adjust_sample_weight,
     cast_pair,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import ops
-from ._typing import F, Floats
+from ._typing import ArrayLike, F, Floats
 from ._validation import (
     adjust_sample_weight,
     cast_pair,

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from . import _swiftsim
-from ._typing import ArrayT, F, Floats
+from ._typing import ArrayLike, ArrayT, F, Floats
 from ._validation import (
     as_float_array,
     check_epsilon,
