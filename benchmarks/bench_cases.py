@@ -22,7 +22,9 @@ from collections.abc import Callable
 import numpy as np
 from bench_core import Case, Chunker, Impl, max_error, stream_combine, stream_copy, stream_read
 
-EPS = 1e-12
+from swiftsim._contract import KERAS2_EPSILON as EPS
+from swiftsim._contract import value_tol
+
 DIST_NAMES = [  # distributions whose versions go into the report
     "swiftsim",
     "numpy",
@@ -191,12 +193,8 @@ def ref_grad(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tol_for(dtype, d: int) -> float:
-    dt = np.dtype(dtype)
-    if dt == np.float16:
-        return 5e-3
-    if dt == np.float64:
-        return 1e-10
-    return 1e-5 * max(1.0, math.sqrt(d / 256))
+    """Every implementation is verified at the tolerance swiftsim's contract states (docs/contract.md)."""
+    return value_tol(dtype, d)
 
 
 def _lazy(fn: Callable[[], object]) -> Callable[[], object]:

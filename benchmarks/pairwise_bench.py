@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 
 import swiftsim  # noqa: E402
 from swiftsim import ops  # noqa: E402
+from swiftsim._contract import value_tol  # noqa: E402
 
 CASES = ("pairwise_f32", "pairwise_f64", "batched_f32", "topk", "topk_memory")
 
@@ -92,6 +93,11 @@ def report(title: str, times: dict, baseline: str, target: float | None = None) 
     return {"case": title, "baseline": baseline, "median_min_s": times, "target": target}
 
 
+def check(got, want, dtype, d: int, sides: int = 1) -> None:
+    """``got`` within the contract's tolerance of ``want`` (``sides=2`` when both are float32 results)."""
+    np.testing.assert_allclose(got, want, rtol=0, atol=sides * value_tol(dtype, d))
+
+
 def normalized(a: np.ndarray) -> np.ndarray:
     return a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-6)
 
@@ -102,9 +108,9 @@ def case_pairwise(dtype, rounds: int, target: float) -> dict:
     y = rng.standard_normal((4096, 768)).astype(dtype)
     o_np, o_ss = np.empty((4096, 4096), dtype), np.empty((4096, 4096), dtype)
     ref = normalized(x.astype(np.float64)) @ normalized(y.astype(np.float64)).T
-    np.testing.assert_allclose(ops.pairwise_cosine_similarity(x, y, out=o_ss), ref, atol=1e-5)
+    check(ops.pairwise_cosine_similarity(x, y, out=o_ss), ref, dtype, 768)
     xn = normalized(x.astype(np.float64))
-    np.testing.assert_allclose(ops.pairwise_cosine_similarity(x, out=o_ss), xn @ xn.T, atol=1e-5)
+    check(ops.pairwise_cosine_similarity(x, out=o_ss), xn @ xn.T, dtype, 768)
     contenders = {
         "numpy matmul (BLAS gemm, no norms)": lambda: np.matmul(x, y.T, out=o_np),
         "swiftsim pairwise(x, y)": lambda: ops.pairwise_cosine_similarity(x, y, out=o_ss),
@@ -128,7 +134,7 @@ def case_batched(rounds: int) -> dict:
     yt = np.ascontiguousarray(y.transpose(0, 2, 1))
     o_np, o_ss = np.empty((64, 256, 256), np.float32), np.empty((64, 256, 256), np.float32)
     ref = normalized(x.astype(np.float64)) @ normalized(y.astype(np.float64)).transpose(0, 2, 1)
-    np.testing.assert_allclose(ops.pairwise_cosine_similarity(x, y, out=o_ss), ref, atol=1e-5)
+    check(ops.pairwise_cosine_similarity(x, y, out=o_ss), ref, np.float32, 128)
 
     def per_matrix():
         for b in range(64):
@@ -154,8 +160,8 @@ def case_topk(rounds: int) -> dict:
     s, i = ops.top_k(q, sub, 10)
     ref = normalized(q.astype(np.float64)) @ normalized(sub.astype(np.float64)).T
     want = np.sort(ref, axis=1)[:, ::-1][:, :10]
-    np.testing.assert_allclose(s, want, atol=1e-5)
-    np.testing.assert_allclose(np.take_along_axis(ref, i, 1), want, atol=1e-5)
+    check(s, want, np.float32, 128)
+    check(np.take_along_axis(ref, i, 1), want, np.float32, 128)
     out = np.empty((1000, 1_000_000), np.float32)
     qn, cn = normalized(q), normalized(c)
     contenders = {
@@ -171,7 +177,7 @@ def case_topk(rounds: int) -> dict:
         index = faiss.IndexFlatIP(128)
         index.add(cn)
         fs, fi = index.search(qn, 10)
-        np.testing.assert_allclose(fs, ops.top_k(qn, cn, 10, assume_normalized=True)[0], atol=1e-5)
+        check(fs, ops.top_k(qn, cn, 10, assume_normalized=True)[0], np.float32, 128, sides=2)
         contenders["faiss IndexFlatIP.search (normalized)"] = lambda: index.search(qn, 10)
     except ImportError:
         pass

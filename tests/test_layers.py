@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from swiftsim import layers
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as EPS_K2
+from swiftsim._contract import KERAS3_EPSILON as EPS_K3
+from swiftsim._contract import grad_tol_unit, value_tol
+from tests.helpers import eps_of
 
-EPS_K2, EPS_K3 = 1e-12, 1e-14
 B = 3
 
 # (shape x, shape y, axes, expected output shape)
@@ -36,10 +38,6 @@ DOT_IDS = [f"{x}.{y}-axes{a}" for x, y, a, _ in DOT_CASES]
 
 def rand(shape, seed, dtype=np.float64):
     return np.random.default_rng(seed).normal(size=shape).astype(dtype)
-
-
-def eps_of(dtype) -> float:
-    return float(np.finfo(dtype).eps)
 
 
 def keras_dot(module, axes, normalize, dtype):
@@ -124,7 +122,7 @@ def test_dot_normalize_with_tiny_and_zero_rows(tf, tf_keras, keras3, flavour):
     # gradients scale with r = 1/max(|x|, √ε): 16·ε·|u|·r per row
     for got, ref, v in ((dx, want_dx, x), (dy, want_dy, y)):
         r = 1.0 / np.maximum(np.linalg.norm(v.astype(np.float64), axis=1, keepdims=True), np.sqrt(eps))
-        tol = 16 * eps_of(np.float32) * np.abs(upstream) * r
+        tol = grad_tol_unit(np.float32) * np.abs(upstream) * r
         assert np.all(np.abs(got - ref) <= tol), np.abs(got - ref) / tol
     assert np.isfinite(dx).all() and np.isfinite(dy).all()
 
@@ -291,7 +289,7 @@ def test_cosine_layer_matches_tf(tf, tf_keras, case, dtype):
             i for i in range(nd) if v_pad.shape[i] == 1 and u_full.shape[i] != 1 and i != ax
         )
         u_sum = u_full.sum(axis=broadcast_axes, keepdims=True) if broadcast_axes else u_full
-        tol = (16 * eps_of(dtype) * np.take(u_sum, [0], axis=ax) * r).reshape(np.shape(r)) + 1e-30
+        tol = (grad_tol_unit(dtype) * np.take(u_sum, [0], axis=ax) * r).reshape(np.shape(r)) + 1e-30
         err = np.abs(got - ref).reshape(v_pad.shape)
         assert np.all(err <= tol), (err / tol).max()
 
@@ -336,3 +334,28 @@ def test_cosine_layer_keeps_last_call_and_checks_inputs():
     config = layers.CosineSimilarity(axis=1, epsilon=1e-14).get_config()
     assert config == {"axis": 1, "epsilon": 1e-14}
     assert layers.CosineSimilarity.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("flavour", ["keras2", "keras3"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot_call_is_keras_call(tf, tf_keras, keras3, normalize, flavour):
+    """Keras layers have ``call(inputs)`` beside ``__call__``; both give Keras's output here."""
+    module, eps = (tf_keras, EPS_K2) if flavour == "keras2" else (keras3, EPS_K3)
+    x, y = rand((B, 4, 6), 1, np.float32), rand((B, 2, 6), 2, np.float32)
+    ours = layers.Dot(axes=2, normalize=normalize, epsilon=eps)
+    got = ours.call([x, y])
+    want = np.asarray(module.layers.Dot(axes=2, normalize=normalize).call([tf.constant(x), tf.constant(y)]))
+    tol = value_tol(np.float32) if normalize else dot_tol(np.float32, x, y, (2, 2), normalize)
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+    np.testing.assert_array_equal(got, ours([x, y]))
+    dx, dy = ours.backward(np.ones(got.shape))  # call keeps the inputs for backward, as __call__ does
+    assert dx.shape == x.shape and dy.shape == y.shape
+
+
+def test_cosine_layer_call_is_its_call():
+    a, b = rand((4, 3), 1), rand((4, 3), 2)
+    layer = layers.CosineSimilarity()
+    got = layer.call([a, b])
+    np.testing.assert_array_equal(got, layers.CosineSimilarity()([a, b]))
+    da, db = layer.backward(np.ones(4))  # call keeps the inputs for backward, as __call__ does
+    assert da.shape == a.shape and db.shape == b.shape

@@ -1,13 +1,13 @@
 """swiftsim.losses against Keras 2 (tf_keras), Keras 3 and a float64 reference written from the contract.
 
 Keras 2 is compared with epsilon=1e-12 and Keras 3 with epsilon=1e-14 wherever each accepts the case
-(KERAS_SEMANTICS.md §3): Keras 2 has no "mean", None or "mean_with_sample_weight"; Keras 3 has no "auto",
+(docs/keras.md): Keras 2 has no "mean", None or "mean_with_sample_weight"; Keras 3 has no "auto",
 refuses a (B,) weight on (B, T) values and returns (B, 1) for "none" with a (B, 1) weight on (B,) values.
 Where they differ, the contract's flavour (Keras 2 rank rules, empty batch → 0.0, output dtype = input
 dtype) is what is tested. The inputs contain a zero prediction, a zero target, a prediction of norm 3e-7
 (clamped by Keras 2, not by Keras 3), one of norm 2e-8 (clamped by both) and a target of norm 5e-7.
 
-Tolerances (KERAS_SEMANTICS.md §7): values conftest.value_tol · Σ|u|, gradients 16·ε_dtype·|u|·r per row,
+Tolerances (docs/contract.md): values swiftsim._contract.value_tol · Σ|u|, gradients 16·ε_dtype·|u|·r per row,
 with u = w·scale the weight the reduction gives each per-sample value and r = 1/max(|y_pred|, √ε).
 """
 
@@ -18,9 +18,10 @@ import pytest
 
 import swiftsim
 from swiftsim import losses, ops
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as EPS_K2
+from swiftsim._contract import KERAS3_EPSILON as EPS_K3
+from swiftsim._contract import grad_tol_unit, value_tol
 
-EPS_K2, EPS_K3 = 1e-12, 1e-14
 B, T, D = 6, 3, 5
 K2_REDUCTIONS = {"sum_over_batch_size", "auto", "sum", "none"}
 K3_REDUCTIONS = {"sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None}
@@ -119,10 +120,6 @@ def assert_within(err, tol, err_msg=""):
     np.testing.assert_array_less(err, np.broadcast_to(tol, err.shape), err_msg=err_msg)
 
 
-def eps_of(dtype) -> float:
-    return float(np.finfo(dtype).eps)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Keras references
 # ---------------------------------------------------------------------------------------------------------
@@ -219,7 +216,7 @@ def test_loss_gradient_matches_gradient_tape(tf, tf_keras, keras3, layout, kind,
         ours = losses.CosineSimilarity(axis=axis, reduction=reduction, epsilon=eps)
         value, grad = ours.value_and_gradient(yt, yp, sample_weight=sw)
         assert grad.shape == yp.shape and grad.dtype == dtype
-        tol = 16 * eps_of(dtype) * np.expand_dims(np.abs(u), axis) * r_pred(yp, axis, eps) + 1e-30
+        tol = grad_tol_unit(dtype) * np.expand_dims(np.abs(u), axis) * r_pred(yp, axis, eps) + 1e-30
         ref = -np.expand_dims(u, axis) * ref_dcos_dpred(yt, yp, axis, eps)
         assert_within(np.abs(grad - ref), tol, err_msg=f"closed form ({label} eps)")
         if keras_loss is None:
@@ -309,6 +306,73 @@ def test_dtype_float32_casts_like_keras3(keras3):
     assert ours.gradient(yt, yp, sample_weight=sw).dtype == np.float32
 
 
+# dtype= as Keras accepts it: names, TensorFlow dtypes, dtype policies; bfloat16 returned as bfloat16
+KERAS_DTYPES = [
+    "tf.float32",
+    "tf.float64",
+    "tf.bfloat16",
+    "bfloat16",
+    "mixed_bfloat16",
+    "mixed_float16",
+    "policy",
+]
+
+
+def keras_dtype(spec: str, tf, keras3):
+    """The ``dtype=`` argument a Keras user writes, from its test id."""
+    if spec.startswith("tf."):
+        return getattr(tf, spec[3:])
+    if spec == "policy":
+        return keras3.DTypePolicy("float64")
+    return spec
+
+
+def result_tol(name: str, d: int) -> float:
+    """Both sides' error: Keras computes in ``name``, swiftsim rounds a float32 result to it."""
+    if name == "bfloat16":
+        return 4 * 2.0**-8
+    return 2 * value_tol(name, d)
+
+
+@pytest.mark.parametrize("spec", KERAS_DTYPES)
+def test_dtype_as_keras_accepts_it(tf, keras3, spec):
+    dtype = keras_dtype(spec, tf, keras3)
+    rng = np.random.default_rng(3)  # no zero vectors: Keras gives NaN for them in float16 (a divergence)
+    yt, yp = rng.normal(size=(B, T, D)), rng.normal(size=(B, T, D))
+    sw = np.linspace(0.1, 1.0, B)[:, None]
+    theirs = keras3.losses.CosineSimilarity(dtype=dtype)(yt, yp, sample_weight=sw)
+    ours = losses.CosineSimilarity(dtype=dtype, epsilon=EPS_K3)
+    got = ours(yt, yp, sample_weight=sw)
+    assert got.dtype.name == theirs.dtype.name
+    assert abs(float(got) - float(theirs)) < result_tol(got.dtype.name, D)
+    assert ours.get_config()["dtype"] == got.dtype.name
+    assert losses.CosineSimilarity.from_config(ours.get_config()).dtype == ours.dtype
+    value, grad = ours.value_and_gradient(yt, yp, sample_weight=sw)
+    assert value.dtype == got.dtype and grad.dtype == got.dtype and grad.shape == yp.shape
+    out = np.zeros(yp.shape, got.dtype)
+    assert ours.gradient(yt, yp, sample_weight=sw, out=out) is out
+    np.testing.assert_array_equal(out, grad)
+    values = losses.CosineSimilarity(reduction="none", dtype=dtype)(yt, yp)
+    assert values.dtype == got.dtype and values.shape == (B, T)
+
+
+def test_bfloat16_loss_is_the_rounded_float32_loss():
+    """bfloat16 inputs are rounded as Keras rounds them, then computed in float32: within one bfloat16 ulp."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    yt, yp, _ = make_inputs("2d", np.float64)
+    bf = np.dtype(ml_dtypes.bfloat16)
+    got = losses.CosineSimilarity(reduction="none", dtype="bfloat16")(yt, yp)
+    ref = -ref_cos(yt.astype(bf), yp.astype(bf), -1, EPS_K2)
+    eps = float(ml_dtypes.finfo(bf).eps)
+    assert_within(np.abs(got.astype(np.float64) - ref), eps * np.abs(ref) + value_tol(np.float32))
+
+
+@pytest.mark.parametrize("bad", ["int32", "float8_e4m3fn", "complex64", "mixed_int8", object()], ids=repr)
+def test_dtype_refuses_non_float(bad):
+    with pytest.raises(TypeError, match="dtype"):
+        losses.CosineSimilarity(dtype=bad)
+
+
 def test_none_with_b1_weight_keeps_keras2_shape(tf_keras, keras3):
     yt, yp, _ = make_inputs("2d", np.float32)
     sw = np.linspace(0.5, 1.5, B)[:, None]
@@ -335,7 +399,7 @@ def test_broadcast_inputs_against_gradient_tape(tf, tf_keras, which, reduction):
     want_value, want_grad = tf_value_and_grad(tf, k2_loss(tf_keras, reduction, -1), yt, yp, sw)
     assert grad.shape == yp.shape == want_grad.shape
     np.testing.assert_allclose(value, want_value, rtol=0, atol=1e-12 * B)
-    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=16 * eps_of(np.float64) * B * 10)
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=grad_tol_unit(np.float64) * B * 10)
 
 
 def test_nan_row_stays_in_its_row(tf, tf_keras):
@@ -353,9 +417,13 @@ def test_function_is_negative_cosine(tf_keras, keras3):
     yt = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]], np.float32)
     yp = np.array([[1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]], np.float32)
     got = losses.cosine_similarity(yt, yp, axis=1)
-    np.testing.assert_allclose(got, tf_keras.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=2e-6)
-    np.testing.assert_allclose(got, keras3.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=2e-6)
-    np.testing.assert_allclose(got, [0.0, -1.0, 1.0], atol=2e-6)
+    np.testing.assert_allclose(
+        got, tf_keras.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=value_tol(np.float32)
+    )
+    np.testing.assert_allclose(
+        got, keras3.losses.cosine_similarity(yt, yp, axis=1).numpy(), atol=value_tol(np.float32)
+    )
+    np.testing.assert_allclose(got, [0.0, -1.0, 1.0], atol=value_tol(np.float32))
     assert swiftsim.losses.cosine_similarity is losses.cosine_similarity
 
 
@@ -364,8 +432,10 @@ def test_function_matches_keras_with_clamped_rows(tf_keras, keras3, layout):
     yt, yp, axis = make_inputs(layout, np.float32)
     k2 = tf_keras.losses.cosine_similarity(yt, yp, axis=axis).numpy()
     k3 = keras3.losses.cosine_similarity(yt, yp, axis=axis).numpy()
-    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis), k2, rtol=0, atol=2e-6)
-    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis, epsilon=EPS_K3), k3, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(losses.cosine_similarity(yt, yp, axis), k2, rtol=0, atol=value_tol(np.float32))
+    np.testing.assert_allclose(
+        losses.cosine_similarity(yt, yp, axis, epsilon=EPS_K3), k3, rtol=0, atol=value_tol(np.float32)
+    )
     assert np.abs(k2 - k3).max() > 0.1  # the clamp region really differs, so both flavours are tested
 
 
@@ -406,6 +476,29 @@ def test_gradient_finite_differences(reduction, kind):
 def test_invalid_reduction(bad):
     with pytest.raises(ValueError, match="sum_over_batch_size.*mean_with_sample_weight"):
         losses.CosineSimilarity(reduction=bad)
+
+
+@pytest.mark.parametrize("bad", ["Bar", "SUM", 3])
+def test_reduction_set_after_construction_is_checked_at_call_time(tf_keras, keras3, bad):
+    """Keras raises a ValueError when called with a bad ``loss.reduction``; it never reduces silently."""
+    y = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    for module in (tf_keras, keras3):
+        theirs = module.losses.CosineSimilarity()
+        theirs.reduction = bad
+        with pytest.raises(ValueError):
+            theirs(y, y)
+    ours = losses.CosineSimilarity()
+    ours.reduction = bad
+    for call in (
+        lambda: ours(y, y),
+        lambda: ours(y, y, sample_weight=np.ones(4)),
+        lambda: ours.gradient(y, y),
+        lambda: ours.value_and_gradient(y, y),
+    ):
+        with pytest.raises(ValueError, match="Invalid value for argument reduction"):
+            call()
+    ours.reduction = "sum"  # a valid value set later is used
+    assert float(ours(y, y)) == pytest.approx(-4.0, abs=4 * value_tol(np.float32))
 
 
 def test_defaults_match_keras(keras3):
@@ -529,3 +622,73 @@ def test_value_and_gradient_bad_out(bad, error):
     y = np.ones((6, 5))
     with pytest.raises(error, match="out"):
         swiftsim.losses.CosineSimilarity().value_and_gradient(y, y, out=bad)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keras's rank rule: ranks differing by one, the longer ending in 1
+# ---------------------------------------------------------------------------------------------------------
+
+SQUEEZE_CASES = [((B, D, 1), (B, D)), ((B, D), (B, D, 1)), ((B, T, D, 1), (B, T, D))]
+SQUEEZE_IDS = [f"{t}-{p}" for t, p in SQUEEZE_CASES]
+
+
+def squeeze_inputs(shape_true, shape_pred, seed=7):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape_true).astype(np.float32), rng.normal(size=shape_pred).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape_true,shape_pred", SQUEEZE_CASES, ids=SQUEEZE_IDS)
+def test_trailing_size1_axis_is_squeezed_like_keras3_function(keras3, shape_true, shape_pred):
+    yt, yp = squeeze_inputs(shape_true, shape_pred)
+    want = np.asarray(keras3.losses.cosine_similarity(yt, yp))
+    got = losses.cosine_similarity(yt, yp, epsilon=EPS_K3)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=value_tol(np.float32, D))
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "none"])
+@pytest.mark.parametrize("shape_true,shape_pred", SQUEEZE_CASES, ids=SQUEEZE_IDS)
+def test_trailing_size1_axis_is_squeezed_like_keras_classes(
+    tf, tf_keras, keras3, shape_true, shape_pred, reduction
+):
+    """The Keras 2 class (on tensors) and the Keras 3 class squeeze; so do the loss, its gradient and out=."""
+    yt, yp = squeeze_inputs(shape_true, shape_pred)
+    for module, eps in ((tf_keras, EPS_K2), (keras3, EPS_K3)):
+        theirs = module.losses.CosineSimilarity(reduction=reduction)
+        ours = losses.CosineSimilarity(reduction=reduction, epsilon=eps)
+        t_true, t_pred = tf.constant(yt), tf.constant(yp)
+        with tf.GradientTape() as tape:
+            tape.watch(t_pred)
+            value = theirs(t_true, t_pred)
+        want_grad = tape.gradient(value, t_pred).numpy()
+        got = ours(yt, yp)
+        assert np.shape(got) == tuple(value.shape), module.__name__
+        n = np.size(losses.cosine_similarity(yt, yp))  # the number of per-sample values
+        tol = value_tol(np.float32, D) * (n if reduction == "sum" else 1)
+        np.testing.assert_allclose(got, value.numpy(), rtol=0, atol=tol, err_msg=module.__name__)
+        got_value, grad = ours.value_and_gradient(yt, yp)
+        assert grad.shape == yp.shape
+        u = 1.0 / n if reduction == "sum_over_batch_size" else 1.0
+        squeezed = yp.reshape(yp.shape[:-1]) if yp.shape[-1] == 1 else yp
+        r = r_pred(squeezed, -1, eps).reshape(squeezed.shape[:-1] + (1,) * (yp.ndim - squeezed.ndim + 1))
+        assert_within(np.abs(grad - want_grad), grad_tol_unit(np.float32) * u * r + 1e-30, module.__name__)
+        out = np.full(yp.shape, np.nan, np.float32)
+        _, same = ours.value_and_gradient(yt, yp, out=out)
+        assert same is out
+        np.testing.assert_array_equal(out, grad)
+        np.testing.assert_array_equal(got_value, got)
+
+
+@pytest.mark.parametrize("pair", [((B, 1), (B,)), ((B,), (B, 1))], ids=["B1-B", "B-B1"])
+def test_rank1_partner_is_a_value_error(pair):
+    """(B, 1) against (B,): Keras squeezes, expands or broadcasts it depending on the version."""
+    yt, yp = squeeze_inputs(*pair)
+    loss = losses.CosineSimilarity()
+    for call in (
+        lambda: losses.cosine_similarity(yt, yp),
+        lambda: loss(yt, yp),
+        lambda: loss.gradient(yt, yp),
+        lambda: loss(yt, yp, sample_weight=np.ones(B)),
+    ):
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            call()

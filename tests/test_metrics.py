@@ -1,9 +1,9 @@
 """swiftsim.metrics against tf_keras (Keras 2) metrics streamed over the same batches.
 
 The contract accumulates per element, as Keras 2: weights broadcast to the per-sample cosines,
-total += Σ w·c, count += Σ w (KERAS_SEMANTICS.md §4). Keras 2 is run with dtype="float64" for float64
+total += Σ w·c, count += Σ w (docs/keras.md). Keras 2 is run with dtype="float64" for float64
 streams (its default float32 casts the inputs first). Keras 3 agrees on single 2-D batches and is
-compared there with epsilon=1e-14. Tolerance: conftest.value_tol for a mean of cosines.
+compared there with epsilon=1e-14. Tolerance: swiftsim._contract.value_tol for a mean of cosines.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from swiftsim import metrics
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as EPS_K2
+from swiftsim._contract import KERAS3_EPSILON as EPS_K3
+from swiftsim._contract import value_tol
 
 D = 7
-EPS_K3 = 1e-14
 
 
 def batch(shape, seed, special=False):
@@ -101,7 +102,7 @@ def test_stream_along_axis_1(tf_keras, stream):
 
 
 def test_per_element_accumulation_is_keras2_not_keras3(tf_keras, keras3):
-    """The (2, 3, D) + (2, 5, D) stream of KERAS_SEMANTICS.md §4: Keras 2 and Keras 3 give different means."""
+    """The (2, 3, D) + (2, 5, D) stream of docs/keras.md: Keras 2 and Keras 3 give different means."""
     ours, k2, k3 = (
         metrics.CosineSimilarity(),
         tf_keras.metrics.CosineSimilarity(),
@@ -113,7 +114,7 @@ def test_per_element_accumulation_is_keras2_not_keras3(tf_keras, keras3):
         for m in (ours, k2, k3):
             m.update_state(yt.astype(np.float32), yp.astype(np.float32))
     got, want2, want3 = float(ours.result()), float(k2.result()), float(k3.result())
-    assert abs(got - want2) < 2e-6
+    assert abs(got - want2) < value_tol(np.float32)
     assert abs(want2 - want3) > 1e-3
 
 
@@ -180,6 +181,30 @@ def test_result_dtype():
     assert isinstance(m32.total, float)
 
 
+@pytest.mark.parametrize(
+    "spec", ["tf.float32", "tf.float64", "tf.bfloat16", "bfloat16", "mixed_float16", "float16", "policy"]
+)
+def test_dtype_as_keras_accepts_it(tf, tf_keras, keras3, spec):
+    """The metric's dtype= takes what Keras's takes, and its result comes in that dtype."""
+    dtype = {"policy": keras3.DTypePolicy("float64")}.get(spec) or (
+        getattr(tf, spec[3:]) if spec.startswith("tf.") else spec
+    )
+    yt, yp = batch((6, D), 2)
+    theirs = keras3.metrics.CosineSimilarity(dtype=dtype)
+    theirs.update_state(yt, yp)
+    ours = metrics.CosineSimilarity(dtype=dtype, epsilon=EPS_K3)
+    ours.update_state(yt, yp)
+    got, want = ours.result(), theirs.result()
+    assert got.dtype.name == want.dtype.name
+    tol = 4 * 2.0**-8 if got.dtype.name == "bfloat16" else 2 * value_tol(got.dtype.name, D)
+    assert abs(float(got) - float(want)) < tol
+    if spec in ("tf.float32", "tf.bfloat16", "float16"):  # the dtypes Keras 2's metric takes too
+        k2 = tf_keras.metrics.CosineSimilarity(dtype=dtype)
+        k2.update_state(yt, yp)
+        assert k2.result().dtype.name == got.dtype.name
+    assert metrics.CosineSimilarity.from_config(ours.get_config()).dtype == ours.dtype
+
+
 def test_float64_totals_do_not_lose_small_batches():
     """Totals in float64: a float32 running sum of 2e7 would drop each added 0.5."""
     m = metrics.CosineSimilarity(dtype="float32")
@@ -219,3 +244,28 @@ def test_bad_arguments():
         metrics.CosineSimilarity(epsilon=float("nan"))
     with pytest.raises(ValueError):
         metrics.CosineSimilarity().update_state(np.ones((2, 3)), np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("shapes", [((6, D, 1), (6, D)), ((6, D), (6, D, 1))], ids=["true-D1", "pred-D1"])
+def test_trailing_size1_axis_is_squeezed_like_keras(tf_keras, keras3, shapes):
+    """Both Kerases squeeze the longer input's trailing 1 when the ranks differ by one."""
+    rng = np.random.default_rng(5)
+    yt, yp = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    for module, eps in ((tf_keras, EPS_K2), (keras3, EPS_K3)):
+        theirs = module.metrics.CosineSimilarity(dtype="float64")
+        theirs.update_state(yt, yp)
+        ours = metrics.CosineSimilarity(epsilon=eps)
+        ours.update_state(yt, yp)
+        assert abs(float(ours.result()) - float(theirs.result())) < 1e-12, module.__name__
+    want = np.asarray(keras3.losses.cosine_similarity(yt, yp))
+    np.testing.assert_allclose(metrics.cosine_similarity(yt, yp, epsilon=EPS_K3), -want, rtol=0, atol=1e-12)
+
+
+def test_rank1_partner_is_a_value_error():
+    m = metrics.CosineSimilarity()
+    for yt, yp in ((np.ones((4, 1)), np.ones(4)), (np.ones(4), np.ones((4, 1)))):
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            m.update_state(yt, yp)
+        with pytest.raises(ValueError, match=r"\(B, 1\) input"):
+            metrics.cosine_similarity(yt, yp)
+    assert m.count == 0.0

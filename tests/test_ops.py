@@ -1,4 +1,4 @@
-"""swiftsim.ops against a float64 NumPy reference of the contract's formulas (API.md).
+"""swiftsim.ops against a float64 NumPy reference of the contract's formulas (docs/contract.md).
 
 The reference below is written from the contract, not from the implementation:
 
@@ -7,7 +7,7 @@ The reference below is written from the contract, not from the implementation:
 
 Gradients of broadcast inputs are computed with the Jacobian of the normalisation,
 r_x·(G − [|x|² ≥ ε]·(G·x̂)·x̂) with G = Σ_broadcast u·ŷ, which equals the per-row closed form summed back.
-Tolerances: values use conftest.value_tol (KERAS_SEMANTICS.md §7); gradients 16·ε_dtype·Σ|u|·r with
+Tolerances (docs/contract.md): values use swiftsim._contract.value_tol; gradients 16·ε_dtype·Σ|u|·r with
 r = 1/max(|x|, √ε) (32·ε for float16), widened by sqrt(D/256) for D > 256 like the values.
 """
 
@@ -22,10 +22,10 @@ from numpy.exceptions import AxisError
 
 import swiftsim
 from swiftsim import ops
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as EPS
+from swiftsim._contract import grad_tol_unit, value_tol
 
 FLOATS = [np.float16, np.float32, np.float64]
-EPS = 1e-12
 
 # ---------------------------------------------------------------------------------------------------------
 # The float64 reference
@@ -98,13 +98,12 @@ def ref_grad(x1, x2, upstream=None, axis=-1, eps=EPS):
 def grad_tol(x1, x2, upstream=None, axis=-1, eps=EPS, dtype=np.float32):
     """Per-element tolerances 16·ε·Σ|u|·r_x (32·ε in float16) for (dx1, dx2), summed back like dx."""
     dtype = np.dtype(dtype)
-    k = (32 if dtype == np.float16 else 16) * float(np.finfo(dtype).eps)
     a0, b0 = _f64(x1), _f64(x2)
     nd = max(a0.ndim, b0.ndim)
     ax = axis % nd
     a, b = _pad(a0, nd), _pad(b0, nd)
     d = max(a.shape[ax], b.shape[ax])
-    k *= max(1.0, math.sqrt(d / 256))
+    k = grad_tol_unit(dtype, d)
     ra = ref_normalize(a, ax, eps)[1]
     rb = ref_normalize(b, ax, eps)[1]
     full = np.broadcast_shapes(a.shape, b.shape)
@@ -929,7 +928,7 @@ def test_build_info(restore_threads):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Bad inputs (KERAS_SEMANTICS.md §8)
+# Bad inputs (docs/keras.md, "Bad inputs")
 # ---------------------------------------------------------------------------------------------------------
 
 OPS_PAIR = {

@@ -11,7 +11,7 @@ import pytest
 
 import swiftsim
 from swiftsim import ops
-from tests.conftest import value_tol
+from swiftsim._contract import value_tol
 
 DTYPES = [np.float16, np.float32, np.float64]
 # (n, m, d): 1×1, single rows, exact tile multiples, tails everywhere, several K blocks (d > 256).

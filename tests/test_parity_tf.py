@@ -5,7 +5,7 @@
 * Keras 3 ``keras.losses.cosine_similarity``, negated ↔ ``ops.cosine_similarity(..., 1e-14)``
 * gradients of Σ u·cos via ``tf.GradientTape`` w.r.t. both inputs ↔ ``ops.cosine_similarity_grad``
 
-Tolerances are those of KERAS_SEMANTICS.md §7: values conftest.value_tol; gradients 16·ε_dtype·Σ|u|·r
+Tolerances are those of docs/contract.md: values swiftsim._contract.value_tol; gradients 16·ε_dtype·Σ|u|·r
 (32·ε for float16) with r = 1/max(|x|, √ε), summed back over broadcast rows.
 Documented divergences (float16 zero vectors, overflowing squared norms, subnormals, float16 squares that
 overflow or underflow in float16) are checked against the contract instead, each with a comment.
@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from swiftsim import ops
-from tests.conftest import value_tol
+from swiftsim._contract import KERAS2_EPSILON as K2_EPS
+from swiftsim._contract import KERAS3_EPSILON as K3_EPS
+from swiftsim._contract import grad_tol_unit, value_tol
 
-K2_EPS = 1e-12  # tf.nn / Keras 2: floor on the squared norm
-K3_EPS = 1e-14  # Keras 3: 1e-7 on the norm
 FLAVOURS = ["k2", "k3"]
 EPS_OF = {"k2": K2_EPS, "k3": K3_EPS}
 
@@ -84,14 +84,13 @@ def _reduced_len(a, b, axis) -> int:
 def grad_tol(a, b, upstream, axis, eps, dtype):
     """16·ε_dtype·Σ|u|·r per element of (da, db), r = 1/max(|x|, √ε), summed back to each input's shape."""
     dtype = np.dtype(dtype)
-    k = (32 if dtype == np.float16 else 16) * float(np.finfo(dtype).eps)
     a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
     nd = max(a64.ndim, b64.ndim)
     ax = axis % nd
     pa, pb = a64.reshape(_pad(a64.shape, nd)), b64.reshape(_pad(b64.shape, nd))
     full = np.broadcast_shapes(pa.shape, pb.shape)
     d = full[ax] if full else 1
-    k *= max(1.0, math.sqrt(d / 256))
+    k = grad_tol_unit(dtype, d)
     outer = full[:ax] + full[ax + 1 :]
     u = (
         np.ones(outer)
@@ -303,7 +302,7 @@ def test_float16_where_tf_is_well_defined(tfk, flavour, d):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The edge-case table of KERAS_SEMANTICS.md §2 (each flavour against itself)
+# The edge-case table of docs/keras.md (each flavour against itself)
 # ---------------------------------------------------------------------------------------------------------
 
 E1 = [1.0, 0.0, 0.0]

@@ -1,6 +1,6 @@
 // Reference.swift — what every kernel test compares against, and the tools the tests share.
 //
-//   - `Tol`: the tolerances of spec/API.md, stated once.
+//   - `Tol`: the tolerances of docs/contract.md, stated once for the Swift tests.
 //   - `Ref`: a float64 reference (compensated sums, scaled norms) of the cosine, the l2 normalisation
 //     and the gradient, written from the formulas of the header, not from the kernels.
 //   - `SplitMix64`: a tiny seeded generator, so every run sees the same data.
@@ -15,7 +15,7 @@ import Testing
 
 @testable import SwiftSimCore
 
-// MARK: - tolerances (spec/API.md)
+// MARK: - tolerances (docs/contract.md)
 
 enum Tol {
     /// Absolute tolerance of one value (a cosine, a normalised element) against the exact result:

@@ -8,16 +8,20 @@
 from __future__ import annotations
 
 from ._loader import load as _load
+from ._typing import BuildInfo as _BuildInfo
 
 _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim._swiftsim
 
-from . import layers, losses, metrics, ops  # noqa: E402
-from ._config import config  # noqa: E402
+from . import _config, layers, losses, metrics, ops  # noqa: E402
 from ._threads import default_threads as _default_threads  # noqa: E402
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from ._threads import install_threadpoolctl_hook as _install_threadpoolctl_hook  # noqa: E402
 
+config = _config.config
+"""Process-wide settings: ``config.working_memory``, the bytes one all-pairs result may take (4 GiB)."""
+
 __version__ = "0.1.0"
+"""The version of this swiftsim."""
 __all__ = [
     "ops",
     "losses",
@@ -31,7 +35,7 @@ __all__ = [
 ]
 
 
-def build_info() -> dict:
+def build_info() -> _BuildInfo:
     """What was compiled: version, Swift version, target CPU and SIMD width, dtypes, default threads."""
     info = _swiftsim.build_info()
     kernels = dict(item.split("=", 1) for item in info["kernels"].split())

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 __all__ = ["Config", "config"]
 
@@ -35,14 +36,14 @@ class Config:
         return self._working_memory
 
     @working_memory.setter
-    def working_memory(self, value) -> None:
+    def working_memory(self, value: Any) -> None:
         self._working_memory = check_working_memory(value)
 
     def __repr__(self) -> str:
         return f"swiftsim.config(working_memory={self._working_memory})"
 
 
-def check_working_memory(value) -> int:
+def check_working_memory(value: Any) -> int:
     """A positive number of bytes, as an int (TypeError for non-integers, ValueError for <= 0)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"working_memory must be an integer number of bytes, got {type(value).__name__}")

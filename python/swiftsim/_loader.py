@@ -12,6 +12,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+from types import ModuleType
 
 # variant -> the /proc/cpuinfo flags it needs, best first
 REQUIREMENTS = {
@@ -50,7 +51,7 @@ def available() -> list[str]:
     return [v for v, need in REQUIREMENTS.items() if _path(v) and (flags is None or need <= flags)]
 
 
-def load():
+def load() -> tuple[ModuleType, str]:
     forced = os.environ.get("SWIFTSIM_KERNELS")
     if forced:
         if forced not in REQUIREMENTS or not _path(forced):
@@ -68,6 +69,7 @@ def load():
         variant = usable[0]
     name = __package__ + "._swiftsim"
     spec = importlib.util.spec_from_file_location(name, _path(variant))
+    assert spec is not None and spec.loader is not None  # _path(variant) is an existing extension
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterator
+from typing import Any, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _swiftsim
 from ._config import check_working_memory, config
+from ._typing import ArrayLike, ArrayT, F, Floats
 from ._validation import (
     as_float_array,
     check_epsilon,
@@ -27,7 +31,7 @@ from ._validation import (
 __all__ = ["pairwise_cosine_similarity", "pairwise_chunks", "top_k"]
 
 
-def _format_bytes(n: int) -> str:
+def _format_bytes(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -35,7 +39,9 @@ def _format_bytes(n: int) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def _prepare(x, y):
+def _prepare(
+    x: ArrayLike, y: ArrayLike | None
+) -> tuple[NDArray[Any], NDArray[Any], tuple[int, ...], np.dtype[Any]]:
     """Validates the operands of the all-pairs functions.
 
     Returns ``(a, b, batch, dtype)``: native arrays of the common dtype broadcast to ``batch + (n, d)``
@@ -57,14 +63,14 @@ def _prepare(x, y):
         batch = np.broadcast_shapes(a.shape[:-2], () if b is None else b.shape[:-2])
     except ValueError:
         raise ValueError(
-            f"the batch axes of x and y cannot be broadcast together: shapes {a.shape} and {b.shape}"
+            f"the batch axes of x and y cannot be broadcast together: shapes {a.shape} and {b.shape}"  # type: ignore[union-attr]
         ) from None
     a = np.broadcast_to(native(a, dtype), batch + a.shape[-2:])
     b = a if b is None else np.broadcast_to(native(b, dtype), batch + b.shape[-2:])
     return a, b, batch, dtype
 
 
-def _run(a: np.ndarray, b: np.ndarray, target: np.ndarray, eps: float) -> None:
+def _run(a: NDArray[Any], b: NDArray[Any], target: NDArray[Any], eps: float) -> None:
     """The kernel call; ``target`` must not overlap the inputs."""
     if a.size and b.size:
         _swiftsim.pairwise_cosine(a, b, target, eps)
@@ -72,7 +78,21 @@ def _run(a: np.ndarray, b: np.ndarray, target: np.ndarray, eps: float) -> None:
         target[...] = 0.0 if eps > 0 else np.nan
 
 
-def pairwise_cosine_similarity(x, y=None, epsilon=1e-12, *, out=None):
+@overload
+def pairwise_cosine_similarity(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, out: ArrayT
+) -> ArrayT: ...
+@overload
+def pairwise_cosine_similarity(
+    x: NDArray[F], y: NDArray[F] | None = None, epsilon: float = 1e-12, *, out: None = None
+) -> NDArray[F]: ...
+@overload
+def pairwise_cosine_similarity(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, out: None = None
+) -> Floats: ...
+def pairwise_cosine_similarity(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, out: NDArray[Any] | None = None
+) -> Floats:
     """Cosine similarity of every row of ``x`` with every row of ``y``; values in [-1, 1].
 
     Parameters
@@ -138,7 +158,17 @@ def pairwise_cosine_similarity(x, y=None, epsilon=1e-12, *, out=None):
     return target
 
 
-def pairwise_chunks(x, y=None, epsilon=1e-12, *, working_memory=None):
+@overload
+def pairwise_chunks(
+    x: NDArray[F], y: NDArray[F] | None = None, epsilon: float = 1e-12, *, working_memory: int | None = None
+) -> Iterator[tuple[slice, NDArray[F]]]: ...
+@overload
+def pairwise_chunks(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, working_memory: int | None = None
+) -> Iterator[tuple[slice, Floats]]: ...
+def pairwise_chunks(
+    x: ArrayLike, y: ArrayLike | None = None, epsilon: float = 1e-12, *, working_memory: int | None = None
+) -> Iterator[tuple[slice, Floats]]:
     """Yields ``(row_slice, block)``: the pairwise cosine matrix in row blocks that fit a memory budget.
 
     ``block`` is ``pairwise_cosine_similarity(x, y)[..., row_slice, :]`` (values in [-1, 1]), computed
@@ -169,7 +199,9 @@ def pairwise_chunks(x, y=None, epsilon=1e-12, *, working_memory=None):
     return _chunks(a, b, batch, dtype, eps, rows)
 
 
-def _chunks(a, b, batch, dtype, eps, rows):
+def _chunks(
+    a: NDArray[Any], b: NDArray[Any], batch: tuple[int, ...], dtype: np.dtype[Any], eps: float, rows: int
+) -> Iterator[tuple[slice, Floats]]:
     n, m = a.shape[-2], b.shape[-2]
     for i0 in range(0, n, rows):
         i1 = min(n, i0 + rows)
@@ -178,7 +210,22 @@ def _chunks(a, b, batch, dtype, eps, rows):
         yield slice(i0, i1), block
 
 
-def top_k(queries, corpus, k, epsilon=1e-12, *, assume_normalized=False):
+@overload
+def top_k(
+    queries: NDArray[F],
+    corpus: NDArray[F],
+    k: int,
+    epsilon: float = 1e-12,
+    *,
+    assume_normalized: bool = False,
+) -> tuple[NDArray[F], NDArray[np.int64]]: ...
+@overload
+def top_k(
+    queries: ArrayLike, corpus: ArrayLike, k: int, epsilon: float = 1e-12, *, assume_normalized: bool = False
+) -> tuple[Floats, NDArray[np.int64]]: ...
+def top_k(
+    queries: ArrayLike, corpus: ArrayLike, k: int, epsilon: float = 1e-12, *, assume_normalized: bool = False
+) -> tuple[Floats, NDArray[np.int64]]:
     """The ``k`` corpus rows most cosine-similar to each query, best first.
 
     Parameters

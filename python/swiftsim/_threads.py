@@ -19,6 +19,9 @@ import importlib.machinery
 import os
 import sys
 import warnings
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
 
 from . import _swiftsim
 
@@ -34,7 +37,8 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The number of threads kernels use (default: see :func:`default_threads`)."""
-    return _swiftsim.get_num_threads()
+    n: int = _swiftsim.get_num_threads()
+    return n
 
 
 def _usable_cpus() -> int:
@@ -57,7 +61,7 @@ def _parse(name: str, value: str) -> int | None:
     return min(n, _MAX_THREADS)
 
 
-def default_threads(environ=None) -> int:
+def default_threads(environ: Mapping[str, str] | None = None) -> int:
     """The thread count a process starts with: ``SWIFTSIM_NUM_THREADS``, else ``OMP_NUM_THREADS``,
     else the CPUs this process may run on (capped at 1024)."""
     env = os.environ if environ is None else environ
@@ -75,23 +79,23 @@ def default_threads(environ=None) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _register_with_threadpoolctl(threadpoolctl) -> None:
+def _register_with_threadpoolctl(threadpoolctl: ModuleType) -> None:
     """Registers a controller for the loaded extension with threadpoolctl's custom-controller API."""
 
-    class SwiftsimController(threadpoolctl.LibController):
+    class SwiftsimController(threadpoolctl.LibController):  # type: ignore[misc,name-defined]
         """swiftsim's kernels, found as the loaded ``_swiftsim`` extension."""
 
         user_api = "swiftsim"
         internal_api = "swiftsim"
         filename_prefixes = ("_swiftsim",)
 
-        def get_num_threads(self):
+        def get_num_threads(self) -> int:
             return get_num_threads()
 
-        def set_num_threads(self, num_threads):
+        def set_num_threads(self, num_threads: int) -> None:
             set_num_threads(max(1, min(int(num_threads), _MAX_THREADS)))
 
-        def get_version(self):
+        def get_version(self) -> str:
             from . import __version__
 
             return __version__
@@ -102,7 +106,7 @@ def _register_with_threadpoolctl(threadpoolctl) -> None:
 class _RegisterOnImport(importlib.abc.MetaPathFinder):
     """Registers the controller as soon as threadpoolctl is imported, without importing it first."""
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname != "threadpoolctl":
             return None
         sys.meta_path.remove(self)
@@ -111,11 +115,11 @@ class _RegisterOnImport(importlib.abc.MetaPathFinder):
             return spec
         execute = spec.loader.exec_module
 
-        def exec_module(module):
+        def exec_module(module: ModuleType) -> None:
             execute(module)
             _register_with_threadpoolctl(module)
 
-        spec.loader.exec_module = exec_module
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 

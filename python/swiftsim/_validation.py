@@ -1,15 +1,22 @@
-"""Input validation shared by every public function: dtypes, axes, broadcasting and ``out=``.
+"""Input validation shared by the public functions: dtypes, axes, broadcasting, ``out=``, and the
+Keras-style arguments (``dtype=``, the rank rule, ``sample_weight``) of the losses and metrics.
 
-All user-facing checks live here, so that messages are uniform (they name the shapes and dtypes,
-like NumPy's) and the compiled extension only ever sees float16/32/64 ndarrays in native byte order.
+The checks more than one function needs live here, so that their messages are uniform (they name
+the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16/32/64
+ndarrays in native byte order. A check that belongs to one function stays beside it: the all-pairs
+operand shapes and ``k`` in ``_pairwise.py``, repeated axes in ``ops.l2_normalize``, reduction names
+in ``losses.py``, the working-memory budget in ``_config.py``. The C shim checks every array again
+before a kernel sees it.
 """
 
 from __future__ import annotations
 
 import numbers
 import operator
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:  # NumPy >= 2.0
     from numpy.exceptions import AxisError
@@ -28,7 +35,9 @@ __all__ = [
     "check_out",
     "check_axis",
     "float_dtype_name",
+    "numpy_dtype",
     "cast_pair",
+    "keras_ranks",
     "adjust_sample_weight",
     "native",
     "needs_temporary",
@@ -53,7 +62,7 @@ def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
     )
 
 
-def as_float_array(x, name: str) -> np.ndarray:
+def as_float_array(x: Any, name: str) -> NDArray[Any]:
     """``np.asarray(x)``, refusing non-numeric dtypes (TypeError) without converting yet."""
     try:
         arr = np.asarray(x)
@@ -63,19 +72,19 @@ def as_float_array(x, name: str) -> np.ndarray:
     return arr
 
 
-def common_dtype(*arrays: np.ndarray, names: tuple[str, ...]) -> np.dtype:
+def common_dtype(*arrays: NDArray[Any], names: tuple[str, ...]) -> np.dtype:
     """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32)."""
     return np.result_type(*(kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)))
 
 
-def native(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def native(arr: NDArray[Any], dtype: np.dtype) -> NDArray[Any]:
     """``arr`` as ``dtype`` in native byte order and aligned; no copy when it already is."""
     if arr.dtype == dtype and arr.dtype.isnative and arr.flags.aligned:
         return arr
     return np.asarray(arr, dtype=dtype) if arr.flags.aligned else np.array(arr, dtype=dtype)
 
 
-def check_epsilon(epsilon) -> float:
+def check_epsilon(epsilon: Any) -> float:
     if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
         raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__}")
     try:
@@ -87,7 +96,7 @@ def check_epsilon(epsilon) -> float:
     return value
 
 
-def normalize_axis(axis, ndim: int) -> int:
+def normalize_axis(axis: Any, ndim: int) -> int:
     """A single axis as a non-negative index; AxisError when out of range, TypeError when not an int."""
     axis = check_axis(axis)
     if not -max(ndim, 1) <= axis < max(ndim, 1):  # also for ints beyond int64, which NumPy would not take
@@ -95,7 +104,9 @@ def normalize_axis(axis, ndim: int) -> int:
     return normalize_axis_index(axis, ndim)
 
 
-def prepare_pair(x1, x2, axis, names=("x1", "x2")):
+def prepare_pair(
+    x1: Any, x2: Any, axis: Any, names: tuple[str, str] = ("x1", "x2")
+) -> tuple[NDArray[Any], NDArray[Any], tuple[int, ...], np.dtype]:
     """Validates two inputs of a row-wise op.
 
     Returns ``(a, b, outer, dtype)``: both inputs as native arrays of the common dtype, padded to the
@@ -131,7 +142,7 @@ def prepare_pair(x1, x2, axis, names=("x1", "x2")):
     return a, b, outer, dtype
 
 
-def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
+def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> NDArray[Any]:
     """``out=`` must be an ndarray of exactly ``shape`` and ``dtype``, C-contiguous and writeable."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(out).__name__}")
@@ -150,7 +161,7 @@ def check_out(out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarr
 MAX_RANK = 64
 
 
-def check_axis(axis) -> int:
+def check_axis(axis: Any) -> int:
     """``axis`` as an int (TypeError for anything that is not an integer; AxisError outside
     [-64, 64), where no NumPy array has an axis). Its range for a given array is checked later."""
     try:
@@ -168,30 +179,96 @@ def needs_temporary(out: np.ndarray, *inputs: np.ndarray) -> bool:
     return not out.flags.aligned or any(np.may_share_memory(out, x) for x in inputs)
 
 
-def float_dtype_name(dtype):
-    """None, or the name of a float16/32/64 dtype (TypeError otherwise)."""
+#: Keras dtype-policy names that stand for their compute dtype.
+_POLICY_COMPUTE = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+_CLASS_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def float_dtype_name(dtype: Any) -> str | None:
+    """The name of the float dtype a loss's or metric's ``dtype=`` stands for, or None for None.
+
+    Accepts what Keras accepts: a name (``"float32"``, ``"bfloat16"``), a NumPy dtype or type, a
+    TensorFlow dtype (``tf.float32``: anything with ``as_numpy_dtype`` and a ``name``), or a Keras
+    dtype policy (its ``compute_dtype``; the names ``"mixed_float16"`` and ``"mixed_bfloat16"``
+    too). The result is ``"float16"``, ``"bfloat16"``, ``"float32"`` or ``"float64"``; anything
+    else is a TypeError. ``"bfloat16"`` needs the ``ml_dtypes`` package.
+    """
     if dtype is None:
         return None
+    given = dtype
+    compute = getattr(dtype, "compute_dtype", None)  # a Keras DTypePolicy
+    if isinstance(compute, str):
+        dtype = compute
+    elif hasattr(dtype, "as_numpy_dtype") and isinstance(getattr(dtype, "name", None), str):
+        dtype = dtype.name  # a TensorFlow DType: tf.float32.name == "float32"
+    if isinstance(dtype, str):
+        dtype = _POLICY_COMPUTE.get(dtype, dtype)
+    if dtype == "bfloat16":
+        numpy_dtype("bfloat16")  # TypeError now, not at the first call, when ml_dtypes is missing
+        return "bfloat16"
     try:
-        dt = np.dtype(dtype)
+        name: str = np.dtype(dtype).name
     except TypeError:
-        raise TypeError(f"dtype must be None or a float dtype, got {dtype!r}") from None
-    if dt.kind != "f" or dt.itemsize not in (2, 4, 8):
-        raise TypeError(f"dtype must be None, float16, float32 or float64, got {dt}")
-    return dt.name
+        raise TypeError(f"dtype must be None or a float dtype, got {given!r}") from None
+    if name not in _CLASS_DTYPES:
+        raise TypeError(f"dtype must be None, float16, bfloat16, float32 or float64, got {given!r}")
+    return name
 
 
-def cast_pair(y_true, y_pred, dtype):
+def numpy_dtype(name: str) -> np.dtype:
+    """The NumPy dtype of a name returned by :func:`float_dtype_name` (bfloat16 from ``ml_dtypes``)."""
+    if name != "bfloat16":
+        return np.dtype(name)
+    try:
+        import ml_dtypes  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise TypeError("dtype='bfloat16' needs the ml_dtypes package: pip install ml_dtypes") from None
+    return np.dtype(ml_dtypes.bfloat16)  # type: ignore[no-any-return,unused-ignore]
+
+
+def cast_pair(y_true: Any, y_pred: Any, dtype: str | None) -> tuple[Any, Any]:
     """Both inputs cast to ``dtype`` (a class's ``dtype=`` argument); unchanged when it is None."""
     if dtype is None:
         return y_true, y_pred
+    dt = numpy_dtype(dtype)
     return (
-        as_float_array(y_true, "y_true").astype(dtype, copy=False),
-        as_float_array(y_pred, "y_pred").astype(dtype, copy=False),
+        as_float_array(y_true, "y_true").astype(dt, copy=False),
+        as_float_array(y_pred, "y_pred").astype(dt, copy=False),
     )
 
 
-def adjust_sample_weight(sample_weight, shape: tuple, dtype: np.dtype):
+def keras_ranks(y_true: Any, y_pred: Any) -> tuple[Any, Any, str | None]:
+    """Keras's rank rule for the two inputs of a loss or metric; ``(y_true, y_pred, squeezed)``.
+
+    When the ranks differ by one and the longer input ends in a size-1 axis, that axis is squeezed,
+    so ``(B, D, 1)`` against ``(B, D)`` is a cosine over ``D`` (``squeezed`` says which input lost it:
+    ``"y_true"``, ``"y_pred"`` or None). A rank-1 partner, ``(B, 1)`` against ``(B,)``, is refused
+    with a ValueError: Keras gives three different answers for it.
+    """
+    try:  # ndarrays and tensors: no conversion
+        t_ndim, p_ndim = y_true.ndim, y_pred.ndim
+    except AttributeError:
+        t_ndim, p_ndim = np.ndim(y_true), np.ndim(y_pred)
+    if t_ndim == p_ndim:
+        return y_true, y_pred, None
+    if abs(t_ndim - p_ndim) != 1 or min(t_ndim, p_ndim) == 0:
+        return y_true, y_pred, None
+    name = "y_true" if t_ndim > p_ndim else "y_pred"
+    longer = as_float_array(y_true if name == "y_true" else y_pred, name)
+    if longer.shape[-1] != 1:
+        return y_true, y_pred, None
+    if min(t_ndim, p_ndim) == 1:
+        raise ValueError(
+            f"y_true of shape {np.shape(y_true)} and y_pred of shape {np.shape(y_pred)}: a (B, 1) input "
+            "against a (B,) one is ambiguous (Keras squeezes, expands or broadcasts it depending on the "
+            "version); give both the same shape"
+        )
+    if name == "y_true":
+        return longer[..., 0], y_pred, name
+    return y_true, longer[..., 0], name
+
+
+def adjust_sample_weight(sample_weight: Any, shape: tuple[int, ...], dtype: np.dtype) -> NDArray[Any] | None:
     """``sample_weight`` in ``dtype``, rank-adjusted to per-sample values of ``shape`` (Keras 2's rule).
 
     Returns None for no weights, else an array that broadcasts to ``shape``; ValueError otherwise.

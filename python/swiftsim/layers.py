@@ -2,7 +2,7 @@
 
 Calling a layer on ``[a, b]`` computes its output and remembers the inputs; ``backward(upstream)``
 then returns the gradients of ``sum(upstream * output)`` with respect to both inputs. ``Dot`` follows
-``keras.layers.Dot`` (axes rules, output shapes and error messages; ``KERAS_SEMANTICS.md`` §5), except
+``keras.layers.Dot`` (axes rules, output shapes and error messages; ``docs/keras.md``), except
 that the output keeps the inputs' float dtype instead of Keras's float32.
 """
 
@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import ops
+from ._typing import ArrayLike, Floats
 from ._validation import AxisError, as_float_array, check_axis, check_epsilon, common_dtype, native
 
 __all__ = ["CosineSimilarity", "Dot", "dot"]
 
 
-def _two_inputs(inputs, layer: str) -> tuple:
+def _two_inputs(inputs: Any, layer: str) -> tuple[Any, Any]:
     if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
         count = len(inputs) if isinstance(inputs, (list, tuple)) else type(inputs).__name__
         raise ValueError(f"A `{layer}` layer should be called on exactly 2 inputs. Received: {count}")
     return inputs[0], inputs[1]
 
 
-def _no_forward(layer) -> RuntimeError:
+def _no_forward(layer: object) -> RuntimeError:
     return RuntimeError(
         f"{type(layer).__name__}.backward() needs a forward pass: call the layer on [a, b] first"
     )
@@ -59,23 +63,27 @@ class CosineSimilarity:
     (array([[0., 1.]]), array([[0.5, 0. ]]))
     """
 
-    def __init__(self, axis=-1, epsilon=1e-12):
+    def __init__(self, axis: int = -1, epsilon: float = 1e-12) -> None:
         self.axis = check_axis(axis)
         self.epsilon = check_epsilon(epsilon)
-        self._inputs = None
+        self._inputs: tuple[NDArray[Any], NDArray[Any]] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(axis={self.axis}, epsilon={self.epsilon!r})"
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: Sequence[ArrayLike]) -> Floats | np.floating[Any]:
+        """Calls the layer: :meth:`call`, as calling a Keras layer runs its ``call``."""
+        return self.call(inputs)
+
+    def call(self, inputs: Sequence[ArrayLike]) -> Floats | np.floating[Any]:
         """The cosine of ``inputs = [a, b]`` along ``axis``; the inputs are kept for :meth:`backward`."""
         a, b = _two_inputs(inputs, "CosineSimilarity")
         a, b = as_float_array(a, "a"), as_float_array(b, "b")
-        out = ops.cosine_similarity(a, b, self.axis, self.epsilon)
+        out: Floats | np.floating[Any] = ops.cosine_similarity(a, b, self.axis, self.epsilon)
         self._inputs = (a, b)
         return out
 
-    def backward(self, upstream):
+    def backward(self, upstream: ArrayLike) -> tuple[Floats, Floats]:
         """``(da, db)``, the gradients of ``sum(upstream * output)`` for the last call; shapes of a and b.
 
         ``upstream`` broadcasts to the output's shape. RuntimeError before any call.
@@ -84,14 +92,16 @@ class CosineSimilarity:
             raise _no_forward(self)
         a, b = self._inputs
         _, da, db = ops.cosine_value_and_grad(a, b, upstream, self.axis, self.epsilon)
+        assert da is not None and db is not None  # both were asked for
         return da, db
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """``{"axis", "epsilon"}``; :meth:`from_config` round-trips it."""
         return {"axis": self.axis, "epsilon": self.epsilon}
 
     @classmethod
-    def from_config(cls, config: dict) -> CosineSimilarity:
+    def from_config(cls, config: dict[str, Any]) -> CosineSimilarity:
+        """Rebuilds a layer from :meth:`get_config`."""
         return cls(**config)
 
 
@@ -130,7 +140,7 @@ class Dot:
     array([[0.96]])
     """
 
-    def __init__(self, axes, normalize=False, epsilon=1e-12):
+    def __init__(self, axes: int | Sequence[int], normalize: bool = False, epsilon: float = 1e-12) -> None:
         if isinstance(axes, (list, tuple)):
             if len(axes) != 2:
                 raise ValueError(
@@ -149,17 +159,17 @@ class Dot:
             raise TypeError(
                 f"Invalid type for argument `axes`: it should be a list or an int. Received: axes={axes}"
             )
-        self.axes = axes
+        self.axes: int | tuple[int, int] = axes
         self.normalize = bool(normalize)
         self.epsilon = check_epsilon(epsilon)
-        self._saved = None
+        self._saved: tuple[NDArray[Any], NDArray[Any], int, int, np.dtype] | None = None
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(axes={self.axes!r}, normalize={self.normalize}, epsilon={self.epsilon!r})"
         )
 
-    def _resolve_axes(self, shape1: tuple, shape2: tuple) -> tuple[int, int]:
+    def _resolve_axes(self, shape1: tuple[int, ...], shape2: tuple[int, ...]) -> tuple[int, int]:
         """The dot axes as non-negative indices, after Keras's checks (ValueError with the shapes)."""
         if len(shape1) < 2 or len(shape2) < 2:
             raise ValueError(
@@ -186,16 +196,20 @@ class Dot:
                 f"Incompatible input shapes: axis values {shape1[axes[0]]} (at axis {axes[0]}) != "
                 f"{shape2[axes[1]]} (at axis {axes[1]}). Full input shapes: {shape1}, {shape2}"
             )
-        return axes
+        return axes[0], axes[1]
 
-    def compute_output_shape(self, input_shape) -> tuple:
+    def compute_output_shape(self, input_shape: Sequence[Sequence[int]]) -> tuple[int, ...]:
         """The output shape for ``input_shape = [shape_x, shape_y]``, as Keras computes it."""
         shape1, shape2 = (tuple(s) for s in _two_inputs(input_shape, "Dot"))
         a1, a2 = self._resolve_axes(shape1, shape2)
         out = shape1[:a1] + shape1[a1 + 1 :] + shape2[1:a2] + shape2[a2 + 1 :]
         return out if len(out) > 1 else out + (1,)
 
-    def __call__(self, inputs):
+    def __call__(self, inputs: Sequence[ArrayLike]) -> Floats:
+        """Calls the layer: :meth:`call`, as calling a Keras layer runs its ``call``."""
+        return self.call(inputs)
+
+    def call(self, inputs: Sequence[ArrayLike]) -> Floats:
         """The batched dot product of ``inputs = [x, y]``; the inputs are kept for :meth:`backward`."""
         x, y = _two_inputs(inputs, "Dot")
         x, y = as_float_array(x, "x"), as_float_array(y, "y")
@@ -217,8 +231,9 @@ class Dot:
         shape = (batch,) + x_rest + y_rest
         return out.reshape(shape if len(shape) > 1 else (batch, 1))
 
-    def _operands(self):
+    def _operands(self) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
         """For the last call: x̂, ŷ (or x, y) and their (B, P, K) and (B, K, Q) matrix views."""
+        assert self._saved is not None  # after a call
         x, y, ax, ay, dtype = self._saved
         xn = ops.l2_normalize(x, ax, self.epsilon) if self.normalize else x
         yn = ops.l2_normalize(y, ay, self.epsilon) if self.normalize else y
@@ -230,7 +245,7 @@ class Dot:
         y3 = ym.reshape(batch, k, math.prod(ym.shape[2:])).astype(acc, copy=False)
         return xn, yn, x3, y3
 
-    def backward(self, upstream):
+    def backward(self, upstream: ArrayLike) -> tuple[Floats, Floats]:
         """``(dx, dy)``, the gradients of ``sum(upstream * output)`` for the last call; shapes of x and y.
 
         ``upstream`` broadcasts to the output's shape. With ``normalize=True`` the gradient goes
@@ -261,7 +276,7 @@ class Dot:
             gy = self._through_normalize(y, yn, gy, ay)
         return gx.astype(dtype, copy=False), gy.astype(dtype, copy=False)
 
-    def _through_normalize(self, x, xn, g, axis):
+    def _through_normalize(self, x: NDArray[Any], xn: NDArray[Any], g: NDArray[Any], axis: int) -> Any:
         """The gradient with respect to ``x`` of ``sum(g * l2_normalize(x))``, TensorFlow's rule."""
         acc = g.dtype
         x, xn = x.astype(acc, copy=False), xn.astype(acc, copy=False)
@@ -270,16 +285,22 @@ class Dot:
         radial = np.where(s >= self.epsilon, np.sum(xn * g, axis=axis, keepdims=True), 0.0).astype(acc)
         return r * (g - xn * radial)
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """``{"axes", "normalize", "epsilon"}``; :meth:`from_config` round-trips it."""
         return {"axes": self.axes, "normalize": self.normalize, "epsilon": self.epsilon}
 
     @classmethod
-    def from_config(cls, config: dict) -> Dot:
+    def from_config(cls, config: dict[str, Any]) -> Dot:
+        """Rebuilds a layer from :meth:`get_config`."""
         return cls(**config)
 
 
-def dot(inputs, axes=-1, normalize=False, epsilon=1e-12):
+def dot(
+    inputs: Sequence[ArrayLike],
+    axes: int | Sequence[int] = -1,
+    normalize: bool = False,
+    epsilon: float = 1e-12,
+) -> Floats:
     """Functional form of :class:`Dot`, as ``keras.layers.dot``; unbounded (cosines if normalised).
 
     Parameters

@@ -2,27 +2,61 @@
 
 Accumulation is per element, as in Keras 2 (``tf_keras``): the weights are broadcast to the per-sample
 cosines and ``count`` grows by their sum, so streams whose batches change shape or use scalar weights
-give Keras 2's result (Keras 3 averages per sample first; ``KERAS_SEMANTICS.md`` §4). The totals are
+give Keras 2's result (Keras 3 averages per sample first; ``docs/keras.md``). The totals are
 kept in float64. The cosines come from the Swift kernels (:func:`swiftsim.ops.cosine_similarity`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
+from numpy.typing import NDArray
 
 from . import ops
-from ._validation import adjust_sample_weight, cast_pair, check_axis, check_epsilon, float_dtype_name
+from ._typing import ArrayLike, F, Floats
+from ._validation import (
+    adjust_sample_weight,
+    cast_pair,
+    check_axis,
+    check_epsilon,
+    float_dtype_name,
+    keras_ranks,
+    numpy_dtype,
+)
+
+if TYPE_CHECKING:
+    from ._typing import AtLeast2D, Vector
 
 __all__ = ["cosine_similarity", "CosineSimilarity"]
 
 
-def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
+@overload
+def cosine_similarity(
+    y_true: AtLeast2D[F], y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: AtLeast2D[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    y_true: Vector[F], y_pred: Vector[F], axis: int = -1, *, epsilon: float = 1e-12
+) -> F: ...
+@overload
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]: ...
+def cosine_similarity(
+    y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, epsilon: float = 1e-12
+) -> Floats | np.floating[Any]:
     """Per-sample positive cosine similarity, in [-1, 1] (1: same direction, -1: opposite).
 
     Parameters
     ----------
     y_true, y_pred : array_like
-        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy.
+        Targets and predictions; all axes other than ``axis`` broadcast as in NumPy, after Keras's
+        rank rule (see :func:`swiftsim.losses.cosine_similarity`).
     axis : int, default -1
         The axis of each vector; it is reduced away.
     epsilon : float, default 1e-12
@@ -30,8 +64,9 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
 
     Returns
     -------
-    ndarray
-        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32).
+    ndarray or numpy scalar
+        The broadcast shape without ``axis``, in the inputs' float dtype (ints and bools: float32);
+        two 1-D vectors give a NumPy scalar.
 
     Notes
     -----
@@ -45,6 +80,7 @@ def cosine_similarity(y_true, y_pred, axis=-1, *, epsilon=1e-12):
     >>> swiftsim.metrics.cosine_similarity(y_true, y_pred).round(6)
     array([0., 1.])
     """
+    y_true, y_pred, _ = keras_ranks(y_true, y_pred)
     return ops.cosine_similarity(y_true, y_pred, axis, epsilon)
 
 
@@ -54,9 +90,10 @@ class CosineSimilarity:
     Parameters
     ----------
     name : str, default "cosine_similarity"
-    dtype : str, numpy dtype or None, default None
-        None computes each batch in the inputs' dtype and returns a float64 result; a float dtype
-        casts the inputs to it first (as Keras does) and the result to it.
+    dtype : str, dtype, TensorFlow dtype, Keras dtype policy or None, default None
+        None computes each batch in the inputs' dtype and returns a float64 result; float16,
+        bfloat16, float32 or float64 (given as Keras accepts it: ``"float32"``, ``tf.float32``,
+        ``"mixed_float16"``...) casts the inputs to it first, as Keras does, and the result to it.
     axis : int, default -1
         The axis of each vector.
     epsilon : float, default 1e-12
@@ -86,9 +123,11 @@ class CosineSimilarity:
     0.75
     """
 
-    def __init__(self, name="cosine_similarity", dtype=None, axis=-1, epsilon=1e-12):
+    def __init__(
+        self, name: str = "cosine_similarity", dtype: Any = None, axis: int = -1, epsilon: float = 1e-12
+    ) -> None:
         self.name = name
-        self.dtype = float_dtype_name(dtype)
+        self.dtype: str | None = float_dtype_name(dtype)
         self.axis = check_axis(axis)
         self.epsilon = check_epsilon(epsilon)
         self.reset_state()
@@ -99,13 +138,16 @@ class CosineSimilarity:
             f"epsilon={self.epsilon!r})"
         )
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    def update_state(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> None:
         """Adds one batch: ``total += Σ w·c``, ``count += Σ w`` (w broadcast to the cosines)."""
         y_true, y_pred = cast_pair(y_true, y_pred, self.dtype)
+        y_true, y_pred, _ = keras_ranks(y_true, y_pred)
         cos = np.asarray(ops.cosine_similarity(y_true, y_pred, self.axis, self.epsilon))
         weights = adjust_sample_weight(sample_weight, cos.shape, cos.dtype)
         if weights is None:
-            total, count = np.sum(cos, dtype=np.float64), cos.size
+            total, count = np.sum(cos, dtype=np.float64), float(cos.size)
         else:
             weights = np.broadcast_to(weights, cos.shape)
             total = np.sum(np.multiply(cos, weights, dtype=np.float64))
@@ -113,26 +155,29 @@ class CosineSimilarity:
         self.total += float(total)
         self.count += float(count)
 
-    def result(self):
+    def result(self) -> np.floating[Any]:
         """The weighted mean so far, ``total / count``; 0.0 before any update or while ``count`` is 0."""
         value = self.total / self.count if self.count != 0.0 else 0.0
-        return np.dtype(self.dtype or np.float64).type(value)
+        result: np.floating[Any] = numpy_dtype(self.dtype or "float64").type(value)
+        return result
 
     def reset_state(self) -> None:
         """Forgets every batch: ``total`` and ``count`` back to 0."""
-        self.total = 0.0
-        self.count = 0.0
+        self.total: float = 0.0
+        self.count: float = 0.0
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(
+        self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> np.floating[Any]:
         """:meth:`update_state` then :meth:`result`, as Keras metrics do when called."""
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """``{"name", "dtype", "axis", "epsilon"}``; :meth:`from_config` round-trips it."""
         return {"name": self.name, "dtype": self.dtype, "axis": self.axis, "epsilon": self.epsilon}
 
     @classmethod
-    def from_config(cls, config: dict) -> CosineSimilarity:
+    def from_config(cls, config: dict[str, Any]) -> CosineSimilarity:
         """Rebuilds a metric (without its state) from :meth:`get_config`."""
         return cls(**config)

@@ -9,10 +9,14 @@ Keras 2, ``1e-14`` reproduces Keras 3. The work is done by the Swift kernels of
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from . import _swiftsim
+from ._typing import ArrayLike, ArrayT, F, Floats
 from ._validation import (
     as_float_array,
     check_epsilon,
@@ -24,9 +28,13 @@ from ._validation import (
     prepare_pair,
 )
 
+if TYPE_CHECKING:
+    from ._typing import AtLeast1D, AtLeast2D, Scalar0D, Vector
+
 __all__ = [
     "cosine_similarity",
     "cosine_similarity_grad",
+    "cosine_value_and_grad",
     "l2_normalize",
     "pairwise_chunks",
     "pairwise_cosine_similarity",
@@ -34,12 +42,41 @@ __all__ = [
 ]
 
 
-def _result(out: np.ndarray, user_out) -> np.ndarray:
+def _result(out: Floats, user_out: object) -> Floats | np.floating[Any]:
     """NumPy's convention: a 0-d result is returned as a scalar unless the caller passed ``out``."""
-    return out if user_out is not None or out.ndim else out[()]
+    if user_out is not None or out.ndim:
+        return out
+    return cast("np.floating[Any]", out[()])
 
 
-def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
+@overload
+def cosine_similarity(
+    x1: ArrayLike, x2: ArrayLike, axis: int = -1, epsilon: float = 1e-12, *, out: ArrayT
+) -> ArrayT: ...
+@overload
+def cosine_similarity(
+    x1: AtLeast2D[F], x2: ArrayLike, axis: int = -1, epsilon: float = 1e-12, *, out: None = None
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    x1: ArrayLike, x2: AtLeast2D[F], axis: int = -1, epsilon: float = 1e-12, *, out: None = None
+) -> NDArray[F]: ...
+@overload
+def cosine_similarity(
+    x1: Vector[F], x2: Vector[F], axis: int = -1, epsilon: float = 1e-12, *, out: None = None
+) -> F: ...
+@overload
+def cosine_similarity(
+    x1: ArrayLike, x2: ArrayLike, axis: int = -1, epsilon: float = 1e-12, *, out: None = None
+) -> Floats | np.floating[Any]: ...
+def cosine_similarity(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    axis: int = -1,
+    epsilon: float = 1e-12,
+    *,
+    out: NDArray[Any] | None = None,
+) -> Floats | np.floating[Any]:
     """Cosine similarity along ``axis``, in [-1, 1] (positive: 1 means same direction).
 
     Parameters
@@ -56,9 +93,9 @@ def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
 
     Returns
     -------
-    ndarray
+    ndarray or numpy scalar
         The broadcast shape without ``axis``, in the inputs' (promoted) float dtype; ints and bools
-        compute in float32.
+        compute in float32. Two 1-D vectors give a NumPy scalar (``out``, when given, is returned).
 
     Notes
     -----
@@ -94,7 +131,7 @@ def cosine_similarity(x1, x2, axis=-1, epsilon=1e-12, *, out=None):
     return _result(target, out)
 
 
-def _axes_to_last(x: np.ndarray, axis) -> tuple[np.ndarray, tuple[int, ...]]:
+def _axes_to_last(x: NDArray[Any], axis: int | Sequence[int] | None) -> tuple[NDArray[Any], tuple[int, ...]]:
     """``x`` with the normalised axes moved last, and those axes (sorted) as a tuple."""
     if axis is None:
         axes = tuple(range(x.ndim))
@@ -107,7 +144,29 @@ def _axes_to_last(x: np.ndarray, axis) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim))), axes
 
 
-def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
+@overload
+def l2_normalize(
+    x: ArrayLike, axis: int | Sequence[int] | None = -1, epsilon: float = 1e-12, *, out: ArrayT
+) -> ArrayT: ...
+@overload
+def l2_normalize(
+    x: AtLeast1D[F], axis: int | Sequence[int] | None = -1, epsilon: float = 1e-12, *, out: None = None
+) -> NDArray[F]: ...
+@overload
+def l2_normalize(
+    x: Scalar0D[F], axis: int | Sequence[int] | None = -1, epsilon: float = 1e-12, *, out: None = None
+) -> F: ...
+@overload
+def l2_normalize(
+    x: ArrayLike, axis: int | Sequence[int] | None = -1, epsilon: float = 1e-12, *, out: None = None
+) -> Floats | np.floating[Any]: ...
+def l2_normalize(
+    x: ArrayLike,
+    axis: int | Sequence[int] | None = -1,
+    epsilon: float = 1e-12,
+    *,
+    out: NDArray[Any] | None = None,
+) -> Floats | np.floating[Any]:
     """``x`` scaled to unit l2 norm along ``axis``; each value in [-1, 1].
 
     Parameters
@@ -123,8 +182,9 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
 
     Returns
     -------
-    ndarray
-        Same shape as ``x``, in its float dtype (ints and bools: float32).
+    ndarray or numpy scalar
+        Same shape as ``x``, in its float dtype (ints and bools: float32); a 0-d ``x`` gives a
+        NumPy scalar.
 
     Notes
     -----
@@ -174,12 +234,12 @@ def l2_normalize(x, axis=-1, epsilon=1e-12, *, out=None):
     return target.reshape(shape) if shape else target.reshape(())[()]
 
 
-def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+def _same_layout(a: NDArray[Any], b: NDArray[Any]) -> bool:
     ia, ib = a.__array_interface__, b.__array_interface__
     return ia["data"][0] == ib["data"][0] and a.strides == b.strides and a.shape == b.shape
 
 
-def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+def _sum_to_shape(g: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
     """Sums a broadcast gradient back to the shape of the input it belongs to."""
     if g.shape == shape:
         return g
@@ -187,17 +247,48 @@ def _sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
     )
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    summed: NDArray[Any] = g.sum(axis=axes, keepdims=True)
+    return summed.reshape(shape)
 
 
 def cosine_value_and_grad(
-    x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, need=(True, True), out=(None, None)
-):
-    """The cosine and the gradient of ``sum(upstream * cosine)`` w.r.t. both inputs, in one kernel pass.
+    x1: ArrayLike,
+    x2: ArrayLike,
+    upstream: ArrayLike | None = None,
+    axis: int = -1,
+    epsilon: float = 1e-12,
+    *,
+    need: tuple[bool, bool] = (True, True),
+    out: tuple[NDArray[Any] | None, NDArray[Any] | None] = (None, None),
+) -> tuple[Floats | np.floating[Any], Floats | None, Floats | None]:
+    """The cosine (in [-1, 1]) and the gradients of ``sum(upstream * cosine)``, from one kernel pass.
 
-    Returns ``(cos, dx1, dx2)``; ``dx1``/``dx2`` are None where ``need`` says so, and are written
-    into ``out[0]``/``out[1]`` when those are given (checked like every ``out=``). Used by
-    :func:`cosine_similarity_grad` and by the Keras-style losses, metrics and layers.
+    Parameters
+    ----------
+    x1, x2, upstream, axis, epsilon
+        As in :func:`cosine_similarity_grad`.
+    need : (bool, bool), default (True, True)
+        Which gradients to compute; an unneeded one is neither computed nor allocated.
+    out : (ndarray or None, ndarray or None), default (None, None)
+        Receive ``dx1`` and ``dx2`` (checked like every ``out=``).
+
+    Returns
+    -------
+    (cos, dx1, dx2) : tuple
+        ``cos`` as :func:`cosine_similarity` returns it; ``dx1`` and ``dx2`` as
+        :func:`cosine_similarity_grad` returns them, or None where ``need`` is False.
+
+    Notes
+    -----
+    Training loops need the forward value and the gradient together: this reads each input once
+    for both. The losses, metrics and layers are built on it.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> cos, dx1, dx2 = swiftsim.ops.cosine_value_and_grad([1., 0.], [0., 2.], need=(True, False))
+    >>> float(cos), dx1, dx2
+    (0.0, array([0., 1.]), None)
     """
     eps = check_epsilon(epsilon)
     a, b, outer, dtype = prepare_pair(x1, x2, axis)
@@ -229,7 +320,8 @@ def cosine_value_and_grad(
         # are summed, so they are computed and summed in float32 (the kernels' accumulator for float16,
         # so every value is the one the float16 kernel rounds) and rounded to float16 once.
         return _float16_via_float32(x1, x2, upstream, axis, eps, need, out)
-    grads = []  # per input: (gradient array, the view the kernel writes, the input's shape with axis last)
+    # per input: (gradient array, the view the kernel writes, the input's shape with axis last)
+    grads: list[tuple[Any, Any, Any]] = []
     for x, full, want, dest, moved_shape in zip((x1, x2), (a, b), need, out, moved_shapes, strict=True):
         if not want:
             grads.append((None, None, None))
@@ -244,7 +336,7 @@ def cosine_value_and_grad(
             grads.append((g, g, moved_shape))
     cos = np.empty(outer, dtype)
     _swiftsim.cosine_grad(a, b, u, grads[0][1], grads[1][1], cos, eps)
-    results = []
+    results: list[Any] = []
     for x, (g, view, moved_shape), dest in zip((x1, x2), grads, out, strict=True):
         if g is None:
             results.append(None)
@@ -259,13 +351,21 @@ def cosine_value_and_grad(
     return _result(cos, None), results[0], results[1]
 
 
-def _float16_via_float32(x1, x2, upstream, axis, eps, need, out):
+def _float16_via_float32(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    upstream: ArrayLike | None,
+    axis: int,
+    eps: float,
+    need: tuple[bool, bool],
+    out: tuple[NDArray[Any] | None, NDArray[Any] | None],
+) -> tuple[Any, Any, Any]:
     """cosine_value_and_grad of float16 inputs, computed in float32 and rounded once to float16."""
     up = None if upstream is None else as_float_array(upstream, "upstream").astype(np.float32)
     c, g1, g2 = cosine_value_and_grad(
         np.asarray(x1).astype(np.float32), np.asarray(x2).astype(np.float32), up, axis, eps, need=need
     )
-    results = []
+    results: list[Any] = []
     for g, dest in zip((g1, g2), out, strict=True):
         if g is None:
             results.append(None)
@@ -277,7 +377,35 @@ def _float16_via_float32(x1, x2, upstream, axis, eps, need, out):
     return np.float16(c) if np.ndim(c) == 0 else c.astype(np.float16), results[0], results[1]
 
 
-def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out=None):
+@overload
+def cosine_similarity_grad(
+    x1: NDArray[F],
+    x2: NDArray[F],
+    upstream: ArrayLike | None = None,
+    axis: int = -1,
+    epsilon: float = 1e-12,
+    *,
+    out: tuple[NDArray[Any], NDArray[Any]] | None = None,
+) -> tuple[NDArray[F], NDArray[F]]: ...
+@overload
+def cosine_similarity_grad(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    upstream: ArrayLike | None = None,
+    axis: int = -1,
+    epsilon: float = 1e-12,
+    *,
+    out: tuple[NDArray[Any], NDArray[Any]] | None = None,
+) -> tuple[Floats, Floats]: ...
+def cosine_similarity_grad(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    upstream: ArrayLike | None = None,
+    axis: int = -1,
+    epsilon: float = 1e-12,
+    *,
+    out: tuple[NDArray[Any], NDArray[Any]] | None = None,
+) -> tuple[Floats, Floats]:
     """Gradient of ``sum(upstream * cosine_similarity(x1, x2))``; each component in [-r, r], r = 1/|x|.
 
     Parameters
@@ -312,6 +440,7 @@ def cosine_similarity_grad(x1, x2, upstream=None, axis=-1, epsilon=1e-12, *, out
     _, dx1, dx2 = cosine_value_and_grad(
         x1, x2, upstream, axis, epsilon, out=(None, None) if out is None else out
     )
+    assert dx1 is not None and dx2 is not None  # both were asked for
     return dx1, dx2
 
 

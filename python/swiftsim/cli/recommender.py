@@ -29,8 +29,9 @@ import time
 
 import numpy as np
 
-from . import ops
-from ._cli_common import Progress
+from .. import ops
+from .._contract import KERAS2_EPSILON
+from .common import Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ class RecConfig:
     init_scale: float = 0.1
     k: int = 10
     seed: int = 0
-    epsilon: float = 1e-12  # swiftsim's floor on |x|² (the TF twin's flavour sets it; see run_demo)
+    epsilon: float = KERAS2_EPSILON  # swiftsim's floor on |x|² (the demo sets the TF twin's flavour)
 
 
 @dataclasses.dataclass

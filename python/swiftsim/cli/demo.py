@@ -5,7 +5,8 @@
 2. Per-batch similarity matrices: (B, N, D) → (B, N, N) with ``swiftsim.layers.Dot(axes=2,
    normalize=True)`` and ``swiftsim.ops.pairwise_cosine_similarity``. Keras users write a custom layer.
 3. A recommender whose score is the cosine of a user and an item embedding, trained with Adam on
-   swiftsim's fused gradients, evaluated by ``swiftsim.ops.top_k`` retrieval (see ``_cli_recsys``).
+   swiftsim's fused gradients, evaluated by ``swiftsim.ops.top_k`` retrieval (see
+   :mod:`swiftsim.cli.recommender`).
 
 When TensorFlow is installed, each pattern also runs in TensorFlow on the same inputs and the demo
 prints the largest difference and the time of each side.
@@ -18,9 +19,10 @@ import tracemalloc
 
 import numpy as np
 
-from . import _cli_recsys as recsys
-from . import layers, ops
-from ._cli_common import (
+from .. import layers, ops
+from .._contract import KERAS2_EPSILON, KERAS3_EPSILON
+from . import recommender
+from .common import (
     INSTALL_PLOT,
     INSTALL_TF,
     CliError,
@@ -30,8 +32,6 @@ from ._cli_common import (
     fmt_time,
     tensorflow_or_none,
 )
-
-K2_EPS, K3_EPS = 1e-12, 1e-14
 
 NOT_IN_KERAS = """\
 Note: tf.keras.backend.cosine_similarity does not exist, in Keras 2 or Keras 3{checked}. Use:
@@ -50,7 +50,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--dim", type=int, default=64, metavar="D", help="patterns 1-2: features per vector (64)")
     p.add_argument(
-        "--epochs", type=int, default=recsys.RecConfig.epochs, help="pattern 3: training epochs (8)"
+        "--epochs", type=int, default=recommender.RecConfig.epochs, help="pattern 3: training epochs (8)"
     )
     p.add_argument(
         "--plot", metavar="PATH", help="write the recommender's loss curves to a PNG (needs matplotlib)"
@@ -94,7 +94,7 @@ def _keras_version(tf) -> str:
 
 def _keras_eps(tf) -> float:
     """The squared-norm floor of ``tf.keras``'s losses: Keras 3 (TF ≥ 2.16) 1e-14, Keras 2 1e-12."""
-    return K3_EPS if _keras_version(tf).startswith("3") else K2_EPS
+    return KERAS3_EPSILON if _keras_version(tf).startswith("3") else KERAS2_EPSILON
 
 
 def _checked(tf) -> str:
@@ -189,18 +189,18 @@ def pattern_matrices(rng, dim: int, tf, batch: int = 32, n: int = 256) -> None:
 
 @dataclasses.dataclass
 class RecResult:
-    cfg: recsys.RecConfig
-    ours: recsys.RecRun
-    theirs: recsys.RecRun | None
+    cfg: recommender.RecConfig
+    ours: recommender.RecRun
+    theirs: recommender.RecRun | None
     recall: float
     baseline: float
     recall_tf: float | None
 
 
 def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **overrides) -> RecResult:
-    eps = _keras_eps(tf) if tf is not None else K2_EPS
-    cfg = recsys.RecConfig(seed=seed, epochs=epochs, epsilon=eps, **overrides)
-    data = recsys.make_data(cfg)
+    eps = _keras_eps(tf) if tf is not None else KERAS2_EPSILON
+    cfg = recommender.RecConfig(seed=seed, epochs=epochs, epsilon=eps, **overrides)
+    data = recommender.make_data(cfg)
     n_train = data.train_users.size
     steps = sum(len(b) for b in data.epochs)
     print(
@@ -217,16 +217,16 @@ def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **
         "pass per batch"
     )
     bar = Progress(steps, "   swiftsim  ", enabled=None if progress else False)
-    ours = recsys.train_swiftsim(cfg, data, bar)
+    ours = recommender.train_swiftsim(cfg, data, bar)
     bar.close()
     theirs = None
     if tf is not None:
         bar = Progress(steps, "   TensorFlow", enabled=None if progress else False)
-        theirs = recsys.train_tensorflow(tf, cfg, data, bar)
+        theirs = recommender.train_tensorflow(tf, cfg, data, bar)
         bar.close()
     _print_epochs(ours, theirs)
-    recall, baseline = recsys.recall_at_k(ours.user, ours.item, data, cfg.k, eps)
-    recall_tf = recsys.recall_at_k(theirs.user, theirs.item, data, cfg.k, eps)[0] if theirs else None
+    recall, baseline = recommender.recall_at_k(ours.user, ours.item, data, cfg.k, eps)
+    recall_tf = recommender.recall_at_k(theirs.user, theirs.item, data, cfg.k, eps)[0] if theirs else None
     print(
         f"   recall@{cfg.k} of ops.top_k (each user against all {cfg.n_items} items, train items excluded): "
         f"{recall:.3f}" + (f" (TF weights: {recall_tf:.3f})" if theirs else "") + f"; random: {baseline:.3f}"
@@ -244,7 +244,7 @@ def pattern_recommender(seed: int, epochs: int, tf, *, progress: bool = True, **
     return RecResult(cfg, ours, theirs, recall, baseline, recall_tf)
 
 
-def _print_epochs(ours: recsys.RecRun, theirs: recsys.RecRun | None) -> None:
+def _print_epochs(ours: recommender.RecRun, theirs: recommender.RecRun | None) -> None:
     head = f"   {'epoch':>5}  {'train loss':>10}  {'held-out':>9}"
     if theirs is not None:
         head += f"  {'TF train':>9}  {'TF held-out':>11}  {'max |diff|':>10}"

@@ -1,7 +1,7 @@
 """Pieces shared by the ``python -m swiftsim`` subcommands: errors, array files, TensorFlow, progress.
 
 Nothing here is public API. A :class:`CliError` is what a subcommand raises for a bad file, shape or
-option; :func:`swiftsim.__main__.main` prints it as one line on stderr and exits with status 2.
+option; :func:`swiftsim.cli.main` prints it as one line on stderr and exits with status 2.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import time
 
 import numpy as np
 
-from . import ops
-from ._cli_common import CliError, Progress, fmt_bytes, load_npy
+from .. import ops
+from .._contract import KERAS2_EPSILON
+from .common import CliError, Progress, fmt_bytes, load_npy
 
 DEFAULT_TILE_BYTES = 64 << 20  # a corpus tile of ~64 MiB unless --tile says otherwise
 
@@ -35,7 +36,12 @@ def add_arguments(p) -> None:
         metavar="ROWS",
         help=f"corpus rows per tile (default: ~{fmt_bytes(DEFAULT_TILE_BYTES)})",
     )
-    p.add_argument("--epsilon", type=float, default=1e-12, help="floor on each squared norm (default 1e-12)")
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        default=KERAS2_EPSILON,
+        help=f"floor on each squared norm (default {KERAS2_EPSILON:g})",
+    )
     p.add_argument(
         "--assume-normalized", action="store_true", help="rows are unit vectors already: skip the norms"
     )

@@ -5,7 +5,8 @@ Each row of the table is a :class:`Case`: the swiftsim side is looked up by name
 the reference side comes from :class:`Reference` (Keras 2 = ``tf_keras`` with ε = 1e-12, or Keras 3
 = ``keras`` with ε = 1e-14, or Keras 3 with ``keras.config.set_epsilon(√E)`` for ``--epsilon E``).
 
-Tolerances are the contract's (API.md, KERAS_SEMANTICS.md §7), absolute, per element:
+Tolerances are the contract's (``docs/contract.md``; the numbers come from ``swiftsim._contract``),
+absolute, per element:
 
 * values: f32 2e-6, f64 1e-12, f16 5e-3, widened by √(D/256) for D > 256;
 * reductions: that × Σ|w| for ``sum``, × mean|w| for ``sum_over_batch_size``, × Σ|w|/|Σw| for weighted
@@ -14,7 +15,7 @@ Tolerances are the contract's (API.md, KERAS_SEMANTICS.md §7), absolute, per el
 
 "ulps" is the error in units of the dtype's ε at 1 (for gradients and reductions: of ε times the
 scale above). TensorFlow computes float16 in float16, where its ε underflows and its squares
-overflow (KERAS_SEMANTICS.md §8); swiftsim accumulates float16 in float32 as the contract says, so
+overflow (``docs/keras.md``, "Bad inputs"); swiftsim accumulates float16 in float32 as the contract says, so
 for float16 inputs the reference runs on the inputs cast to float32 and is compared at float16
 tolerance.
 """
@@ -27,12 +28,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import layers, losses, metrics, ops
-from ._cli_common import CliError, best_time, fmt_time, import_tensorflow, load_npy
-from ._validation import kernel_dtype
+from .. import layers, losses, metrics, ops
+from .._contract import GRAD_ULPS, KERAS2_EPSILON, KERAS3_EPSILON, VALUE_TOL, value_tol, widen
+from .._typing import Reduction
+from .._validation import kernel_dtype
+from .common import CliError, best_time, fmt_time, import_tensorflow, load_npy
 
-VALUE_TOL = {np.dtype(np.float16): 5e-3, np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-12}
-K2_EPS, K3_EPS = 1e-12, 1e-14
 PAIRWISE_ROWS = 512  # rows of each input used by the pairwise rows (a (512, 512) result)
 
 
@@ -52,8 +53,8 @@ class Inputs:
     rows2: np.ndarray
 
 
-def _loss(reduction: str) -> Callable[[Inputs], np.ndarray]:
-    def run(c: Inputs):
+def _loss(reduction: Reduction) -> Callable[[Inputs], object]:
+    def run(c: Inputs) -> object:
         return losses.CosineSimilarity(c.axis, reduction=reduction, epsilon=c.epsilon)(c.x1, c.x2, c.weights)
 
     return run
@@ -126,7 +127,7 @@ class Reference:
             self.name = f"Keras 3 (keras {keras.__version__})"
             self.reductions = ("sum_over_batch_size", "sum", "none", "mean_with_sample_weight")
         self.keras, self.flavour = keras, flavour
-        self.eps = epsilon if epsilon is not None else (K2_EPS if flavour == "2" else K3_EPS)
+        self.eps = epsilon if epsilon is not None else (KERAS2_EPSILON if flavour == "2" else KERAS3_EPSILON)
         self.norm_eps = None if epsilon is None else math.sqrt(epsilon)  # Keras 3 floors the norm itself
 
     def __enter__(self) -> Reference:
@@ -218,16 +219,12 @@ def _tf(c: Inputs, x: np.ndarray) -> np.ndarray:
 # Tolerances
 
 
-def _widen(d: int) -> float:
-    return max(1.0, math.sqrt(d / 256))
-
-
 def value_scale(c: Inputs, want: np.ndarray) -> np.ndarray:
     return np.ones_like(want, dtype=np.float64)
 
 
 def grad_scale(which: int) -> Callable[[Inputs, np.ndarray], np.ndarray]:
-    """|u|·r per element of d(Σ u·cos)/dx, summed back over broadcast rows (KERAS_SEMANTICS.md §7)."""
+    """|u|·r per element of d(Σ u·cos)/dx, summed back over broadcast rows (docs/contract.md)."""
 
     def scale(c: Inputs, want: np.ndarray) -> np.ndarray:
         return _grad_scale(c, np.abs(c.upstream.astype(np.float64)), which)
@@ -276,7 +273,7 @@ def loss_grad_scale(c: Inputs, want: np.ndarray) -> np.ndarray:
 def ulp_factor(dtype: np.dtype, kind: str) -> float:
     """The tolerance per unit of scale: the value tolerance, or k·ε_dtype for gradients."""
     if kind == "grad":
-        return (32 if dtype == np.float16 else 16) * float(np.finfo(dtype).eps)
+        return GRAD_ULPS[dtype] * float(np.finfo(dtype).eps)
     return VALUE_TOL[dtype]
 
 
@@ -354,7 +351,7 @@ def compare_case(case: Case, ref: Reference, c: Inputs, repeat: int) -> Row:
     with np.errstate(invalid="ignore"):
         err = np.where(nan_w | nan_g | (g == want), 0.0, np.abs(g - want))  # g == want: equal infinities
     scale = np.broadcast_to(case.scale(c, want), err.shape)
-    unit = ulp_factor(c.dtype, case.kind) * _widen(case.d_of(c))
+    unit = ulp_factor(c.dtype, case.kind) * widen(case.d_of(c))
     # A value stored in the dtype is no closer than its spacing near 0 (float16 subnormals: 6e-8).
     floor = float(np.finfo(c.dtype).smallest_subnormal)
     eps = float(np.finfo(c.dtype).eps)
@@ -438,11 +435,11 @@ def run(args) -> int:
     inputs, origin = make_inputs(args)
     ref = Reference(tf, "3" if args.epsilon is not None else args.keras, args.epsilon)
     inputs.epsilon = ref.eps
-    tol = VALUE_TOL[inputs.dtype] * _widen(inputs.d)
+    tol = value_tol(inputs.dtype, inputs.d)
     print(f"swiftsim compare: {origin}, axis {args.axis}")
     print(f"reference: {ref.describe()}; TensorFlow {tf.__version__}")
     print(
-        f"tolerance (API.md): values {tol:.1e} (D={inputs.d}), reductions × Σ|w| or mean|w|, "
+        f"tolerance (docs/contract.md): values {tol:.1e} (D={inputs.d}), reductions × Σ|w| or mean|w|, "
         f"gradients {ulp_factor(inputs.dtype, 'grad') / float(np.finfo(inputs.dtype).eps):.0f}·ε·|u|·r"
         + ("; the TF side computes float16 in float32" if inputs.dtype == np.float16 else "")
     )
