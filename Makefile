@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test venv install swift-test lint pytest docs bench clean
+.PHONY: demo test venv install swift-test lint pytest docs sanitize bench clean
 
 $(VENV)/.deps: requirements-test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,25 @@ lint: install
 pytest: install
 	SWIFTSIM_REQUIRE_TF=1 $(PY) -m pytest -q tests python/swiftsim
 
-test: swift-test lint pytest docs
+test: swift-test lint pytest docs sanitize
+
+# The kernels under ThreadSanitizer and AddressSanitizer (what the XCTest harness keeps until exit is
+# not reported as a leak), then the whole Python suite against an AddressSanitizer build of the
+# extension, with the toolchain's ASan runtime preloaded into the (uninstrumented) interpreter.
+SWIFT_CLANG  = $(dir $(realpath $(shell command -v swift)))clang
+ASAN_RUNTIME = $(shell $(SWIFT_CLANG) -print-file-name=libclang_rt.asan-x86_64.so)
+SANITIZE_LIB = $(CURDIR)/.build-sanitize/lib
+
+sanitize: venv
+	swift test --sanitize=thread --scratch-path .build-tsan 2>&1 | tail -n 3; exit $${PIPESTATUS[0]}
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt \
+		swift test --sanitize=address --scratch-path .build-asan 2>&1 | tail -n 3; exit $${PIPESTATUS[0]}
+	SWIFTSIM_TARGET_CPU=native SWIFTSIM_SANITIZE=address $(PY) setup.py -q build \
+		--build-base .build-sanitize/build --build-lib $(SANITIZE_LIB) > /dev/null
+	PYTHONPATH=$(SANITIZE_LIB) LD_PRELOAD=$(ASAN_RUNTIME) ASAN_OPTIONS=detect_leaks=0 \
+		$(PY) -c 'import swiftsim; assert swiftsim.__file__.startswith("$(SANITIZE_LIB)"), swiftsim.__file__'
+	PYTHONPATH=$(SANITIZE_LIB) LD_PRELOAD=$(ASAN_RUNTIME) ASAN_OPTIONS=detect_leaks=0 SWIFTSIM_REQUIRE_TF=1 \
+		$(PY) -m pytest -q -p no:cacheprovider tests
 
 # pdoc renders the numpydoc docstrings of the public modules (about a second).
 docs: install
@@ -54,4 +72,5 @@ bench: install
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf .build .build-variants build python/swiftsim/_native python/swiftsim.egg-info
+	rm -rf .build .build-variants .build-tsan .build-asan .build-sanitize build python/swiftsim/_native \
+		python/swiftsim.egg-info

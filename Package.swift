@@ -16,6 +16,9 @@ let numpyInclude = env["SWIFTSIM_NUMPY_INCLUDE"]
 let targetCPU = env["SWIFTSIM_TARGET_CPU"] ?? "native"
 // Which of setup.py's per-CPU builds this is (reported by build_info()).
 let variant = env["SWIFTSIM_VARIANT"] ?? "native"
+// A sanitizer build of the extension (`make sanitize`): ThreadSanitizer must see the Swift runtime's
+// synchronisation, which the statically linked runtime hides from it, so that build links it dynamically.
+let dynamicRuntime = env["SWIFTSIM_SANITIZE"] == "thread"
 
 // MARK: kernels
 var targets: [Target] = [
@@ -67,7 +70,9 @@ if let pythonInclude, let numpyInclude {
                 // The Swift runtime is linked in statically so the module imports without a toolchain;
                 // the version script exports PyInit__swiftsim alone. libpython is never linked: the
                 // interpreter provides its symbols.
-                .unsafeFlags(["-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"])
+                .unsafeFlags(
+                    (dynamicRuntime ? [] : ["-static-stdlib"])
+                        + ["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"])
             ]
         ))
     products.append(.library(name: "_swiftsim", type: .dynamic, targets: ["CPyBridge"]))

@@ -13,6 +13,8 @@ runs as `swiftsim._swiftsim`:
 
 Environment:
   SWIFTSIM_TARGET_CPU   build one variant only, for this CPU name (e.g. "native")
+  SWIFTSIM_SANITIZE     "address" or "thread": build with that sanitizer (`make sanitize`; the
+                        process must preload the toolchain's sanitizer runtime)
   SWIFT                 the swift driver to use (default: swift on the PATH)
 """
 
@@ -75,7 +77,8 @@ class SwiftBuildExt(build_ext):
             SWIFTSIM_VARIANT=variant,
             SWIFTSIM_VECTOR_BITS=str(bits),
         )
-        scratch = os.path.join(HERE, ".build-variants", variant)
+        sanitize = os.environ.get("SWIFTSIM_SANITIZE", "")
+        scratch = os.path.join(HERE, ".build-variants", variant + (f"-{sanitize}" if sanitize else ""))
         cmd = [
             swift,
             "build",
@@ -88,6 +91,8 @@ class SwiftBuildExt(build_ext):
             "--scratch-path",
             scratch,
         ]
+        if sanitize:
+            cmd.append(f"--sanitize={sanitize}")
         print("swiftsim:", " ".join(cmd), f"(target CPU {cpu})", flush=True)
         subprocess.run(cmd, check=True, env=env)
         built = subprocess.run(cmd + ["--show-bin-path"], check=True, env=env, capture_output=True, text=True)

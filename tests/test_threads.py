@@ -153,8 +153,9 @@ def test_calls_complete_when_no_thread_can_be_created(no_threads_library):
     code = """
     import ctypes, os, numpy as np, swiftsim
     from swiftsim import ops
-    if os.environ.get("LD_PRELOAD"):
-        ctypes.CDLL(os.environ["LD_PRELOAD"]).nothreads_enable()  # from here on, no thread can be created
+    if "nothreads" in os.environ.get("LD_PRELOAD", ""):
+        lib = next(p for p in os.environ["LD_PRELOAD"].split() if "nothreads" in p)
+        ctypes.CDLL(lib).nothreads_enable()  # from here on, no thread can be created
     swiftsim.set_num_threads(4)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((3000, 256)).astype(np.float32)
@@ -165,7 +166,9 @@ def test_calls_complete_when_no_thread_can_be_created(no_threads_library):
     """
     out_pre = os.path.join(os.path.dirname(no_threads_library), "without.npz")
     out_ref = os.path.join(os.path.dirname(no_threads_library), "with.npz")
-    run(code.replace("OUT", repr(out_pre)), {"LD_PRELOAD": no_threads_library}, timeout=60)
+    # Keep a sanitizer runtime the test run may preload (it must come first).
+    preload = " ".join(p for p in (os.environ.get("LD_PRELOAD"), no_threads_library) if p)
+    run(code.replace("OUT", repr(out_pre)), {"LD_PRELOAD": preload}, timeout=60)
     run(code.replace("OUT", repr(out_ref)))
     with np.load(out_pre) as got, np.load(out_ref) as want:
         assert len(got.files) == len(want.files) == 7
