@@ -16,8 +16,8 @@ _swiftsim, _VARIANT = _load()  # registers the kernels for this CPU as swiftsim.
 
 from . import layers, losses, metrics, ops  # noqa: E402
 from ._config import config  # noqa: E402
+from ._version import __version__  # noqa: E402
 
-__version__ = "0.1.0"
 __all__ = [
     "ops",
     "losses",
