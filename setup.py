@@ -1,7 +1,7 @@
 """Builds the Swift package into one CPython extension that holds every per-CPU build of the kernels.
 
-`pip install .` (or `pip install -e .`) checks the toolchain first (Swift 6.3+, the interpreter's
-Python.h, a linker and objcopy) and stops with one line saying what to install when something is
+`pip install .` (or `pip install -e .`) checks the toolchain first (setuptools 77+, Swift 6.3+, the
+interpreter's Python.h, a linker and objcopy) and stops with one line saying what to install when something is
 missing. It then runs `swift build -c release --product _swiftsim` once per CPU level, with the
 interpreter's own Python and NumPy include folders (passed to Package.swift through environment
 variables), and links the results into a single stripped shared library,
@@ -38,6 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The kernels implement the C ABI with `@c @implementation`, which Swift accepts from 6.3 on.
 SWIFT_MIN = (6, 3)
+# pyproject.toml's SPDX `license` string and `license-files` (as its [build-system] requires).
+SETUPTOOLS_MIN = (77, 0)
 
 # (variant, Swift target CPU, hardware vector bits); the kernels learn FMA support from the CPU.
 X86_64_VARIANTS = [
@@ -96,6 +98,16 @@ def check_python_headers(include: str) -> None:
         raise ToolchainError(
             f"Python.h is not in {include}: install the headers of Python {version} "
             f"(Debian/Ubuntu: apt-get install python{version}-dev or python3-dev)"
+        )
+
+
+def check_setuptools(version: str) -> None:
+    """A ToolchainError for a setuptools too old to read pyproject.toml (a --no-build-isolation build)."""
+    if tuple(int(part) for part in re.findall(r"\d+", version)[:2]) < SETUPTOOLS_MIN:
+        need = ".".join(map(str, SETUPTOOLS_MIN))
+        raise ToolchainError(
+            f"building needs setuptools>={need} (found {version}): pip install 'setuptools>={need}', "
+            "or build without --no-build-isolation"
         )
 
 
@@ -255,6 +267,9 @@ def _build_ext_class():
 
 
 if __name__ == "__main__":
+    import setuptools
+
+    check_setuptools(setuptools.__version__)
     from setuptools import Extension, setup
 
     setup(

@@ -78,6 +78,14 @@ def test_a_build_that_uses_registers_its_cpus_lack_is_caught(setup_module):
     assert len(setup_module.forbidden_instructions("x86_64_v2", disassembly)) == 2
 
 
+def test_a_setuptools_too_old_for_pyproject_is_refused_in_one_line(setup_module):
+    setup_module.check_setuptools("77.0.3")
+    setup_module.check_setuptools("84.2.1")
+    with pytest.raises(SystemExit) as excinfo:
+        setup_module.check_setuptools("65.5.0")
+    assert "setuptools>=77" in _one_line(excinfo) and "65.5.0" in str(excinfo.value.code)
+
+
 def _setuptools_reads_pyproject() -> bool:
     try:
         import setuptools
