@@ -192,6 +192,8 @@ def build_variant(
     _run([tools["ld"], "-r", "-o", part, *objects])
     _run([tools["objcopy"], "--keep-global-symbol=PyInit__swiftsim", part, local])
     _run([tools["objcopy"], f"--redefine-sym=PyInit__swiftsim=PyInit_{variant}", local, final])
+    os.remove(part)
+    os.remove(local)
     if variant in FORBIDDEN_REGISTERS and tools.get("objdump"):
         disassembly = _run(
             [tools["objdump"], "-d", "--no-show-raw-insn", final], capture_output=True, text=True
