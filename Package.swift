@@ -69,7 +69,9 @@ if let pythonInclude, let numpyInclude {
             linkerSettings: [
                 // The Swift runtime is linked in statically so the module imports without a toolchain;
                 // the version script exports PyInit__swiftsim alone. libpython is never linked: the
-                // interpreter provides its symbols.
+                // interpreter provides its symbols. setup.py ships no per-CPU product: it relinks each
+                // build's objects (the product's Objects.LinkFileList) into one stripped library with
+                // these flags and its own (setup.py's link_library): a flag added here goes there too.
                 .unsafeFlags(
                     (dynamicRuntime ? [] : ["-static-stdlib"])
                         + ["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CPyBridge/exports.map"])

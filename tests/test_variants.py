@@ -1,8 +1,9 @@
 """Every per-CPU build that this machine can run gives the contract's results.
 
-setup.py compiles the kernels once per CPU level (swiftsim/_native/<variant>); the loader picks the
-best one, so the others are only exercised here, each in a fresh interpreter (a process loads one
-build), against a float64 NumPy reference computed in that same process.
+setup.py compiles the kernels once per CPU level into one library (swiftsim/_native/_swiftsim.*.so,
+a module per level); the loader picks the best one, so the others are only exercised here, each in
+a fresh interpreter (a process loads one build), against a float64 NumPy reference computed in that
+same process.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_variant_matches_reference(variant):
 
 
 def test_every_x86_64_level_is_built_and_usable_here():
-    built = [v for v in _loader.REQUIREMENTS if _loader._path(v)]
+    built = _loader.built()
     flags = _loader.cpu_flags() or set()
     if "custom" in built or "generic" in built:
         pytest.skip("a single-variant build (SWIFTSIM_TARGET_CPU or a non-x86-64 machine)")
@@ -76,3 +77,30 @@ def test_forcing_a_missing_build_is_an_import_error():
     env = dict(os.environ, SWIFTSIM_KERNELS="no_such_build")
     run = subprocess.run([sys.executable, "-c", "import swiftsim"], env=env, capture_output=True, text=True)
     assert run.returncode != 0 and "SWIFTSIM_KERNELS" in run.stderr
+
+
+def test_one_library_holds_every_variant():
+    files = sorted(f for f in os.listdir(_loader.NATIVE) if not f.startswith("."))
+    assert files == [os.path.basename(_loader.library())], files
+    assert _loader.built() and set(_loader.built()) <= set(_loader.REQUIREMENTS)
+
+
+def test_the_cpu_decides_which_builds_are_available(monkeypatch):
+    if _loader.built() != ["x86_64_v4", "x86_64_v3", "x86_64_v2"]:
+        pytest.skip("a single-variant build")
+    monkeypatch.setattr(_loader, "cpu_flags", lambda: {"sse4_2", "popcnt"})
+    assert _loader.available() == ["x86_64_v2"]
+    monkeypatch.setattr(_loader, "cpu_flags", lambda: {"sse4_2", "popcnt", "avx2", "fma", "f16c", "bmi2"})
+    assert _loader.available() == ["x86_64_v3", "x86_64_v2"]
+    monkeypatch.setenv("SWIFTSIM_KERNELS", "x86_64_v4")
+    with pytest.raises(ImportError, match="lacks its instructions"):
+        _loader.load()
+
+
+@pytest.mark.parametrize("variant", _loader.available())
+def test_forcing_a_build_selects_its_module_in_the_library(variant):
+    env = dict(os.environ, SWIFTSIM_KERNELS=variant)
+    code = "import swiftsim, sys; print(swiftsim.build_info()['variant'], swiftsim._swiftsim.__spec__.name)"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [variant, f"swiftsim._native.{variant}"]

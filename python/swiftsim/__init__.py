@@ -20,8 +20,10 @@ from ._threads import install_threadpoolctl_hook as _install_threadpoolctl_hook 
 config = _config.config
 """Process-wide settings: ``config.working_memory``, the bytes one all-pairs result may take (4 GiB)."""
 
-__version__ = "0.1.0"
-"""The version of this swiftsim."""
+from ._version import __version__ as _written_once  # noqa: E402
+
+__version__ = _written_once
+"""The version of this swiftsim (written once, in ``_version.py``)."""
 __all__ = [
     "ops",
     "losses",
