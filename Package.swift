@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.3
 // swiftsim: cosine similarity kernels in Swift, exported through a C ABI to a CPython extension.
 //
 // `swift build` / `swift test` build the kernels and their tests alone. The CPython extension
@@ -32,6 +32,7 @@ var targets: [Target] = [
     .target(
         name: "SwiftSimCore",
         dependencies: ["CSwiftSim", "CSwiftSimSIMD", "CSwiftSimThreads"],
+        exclude: ["README.md"],
         swiftSettings: [
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
             // -Ounchecked (release): the exported paths validate their arguments explicitly and must
@@ -39,13 +40,15 @@ var targets: [Target] = [
             // release: with debug indexing it fails ("index output filenames do not match").
             .unsafeFlags(["-target-cpu", targetCPU]),
             .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
-            .swiftLanguageMode(.v5),
+            // The build stays free of warnings: any new one fails it.
+            .unsafeFlags(["-warnings-as-errors"]),
+            .swiftLanguageMode(.v6),
         ]
     ),
     // MARK: tests
     .testTarget(
         name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
-        swiftSettings: [.swiftLanguageMode(.v5)]),
+        swiftSettings: [.unsafeFlags(["-warnings-as-errors"]), .swiftLanguageMode(.v6)]),
 ]
 var products: [Product] = []
 
@@ -59,6 +62,8 @@ if let pythonInclude, let numpyInclude {
             cSettings: [
                 // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).
                 .unsafeFlags(["-I", pythonInclude, "-I", numpyInclude, "-O2"]),
+                // Every warning is an error, so the shim stays free of them.
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror"]),
                 .define("SWIFTSIM_TARGET_CPU", to: "\"\(targetCPU)\""),
                 .define("SWIFTSIM_VARIANT", to: "\"\(variant)\""),
                 // The width of the vector registers the target CPU has (a 16-lane Float register of the

@@ -1,5 +1,5 @@
 // Gemm.swift — the engine shared by the all-pairs kernels (Pairwise.swift, TopK.swift): panel packing,
-// the register-tiled FMA micro-kernel, tile epilogues and the task scheduler.
+// the register-tiled FMA micro-kernel, the tile epilogues and the workspace (tasks run on ThreadPool.swift).
 //
 // The product C = X·Yᵀ (X: rows x_i, Y: rows y_j, both of length d) is computed the way BLIS/GotoBLAS
 // compute a GEMM:
@@ -27,9 +27,7 @@ import Glibc
 import Synchronization
 
 /// Rows of X per register tile (the broadcast side), from the target's register file.
-@inline(__always) var gemmMR: Int {
-    SSIM_TARGET_SIMD_BITS >= 512 ? 12 : (SSIM_TARGET_SIMD_BITS >= 256 || SSIM_TARGET_SIMD_REGISTERS >= 32) ? 6 : 2
-}
+@inline(__always) var gemmMR: Int { Int(SSIM_TARGET_GEMM_MR) }
 /// Registers (of 512 bits: T.Vec) of Y per register tile.
 @inline(__always) var gemmNRV: Int { SSIM_TARGET_SIMD_BITS >= 512 ? 2 : 1 }
 /// Columns of Y per register tile.
@@ -55,7 +53,8 @@ let gemmPackBytes = 32 << 20
 /// The most recently released workspace block, kept for the next call: a fresh block of tens of MiB
 /// comes from mmap and its first touch costs a page fault and a zeroed page per 4 KiB (5-10% of a
 /// 4096² product). At most one block of at most `workspaceCacheBytes` is kept (like a BLAS buffer).
-private let cachedWorkspace = Atomic<UnsafeMutableRawPointer?>(nil)
+// `nonisolated(unsafe)`: the pointer is only ever exchanged atomically, which is what makes it safe.
+nonisolated(unsafe) private let cachedWorkspace = Atomic<UnsafeMutableRawPointer?>(nil)
 let workspaceCacheBytes = 64 << 20
 
 /// A 64-byte aligned heap block that reports failure instead of trapping. Its first 64 bytes (before

@@ -7,7 +7,7 @@
 
 import CSwiftSimSIMD
 
-public protocol SimScalar: BinaryFloatingPoint, SIMDScalar {
+public protocol SimScalar: BinaryFloatingPoint, SIMDScalar, Codable, SendableMetatype {
     /// The type sums are accumulated in.
     associatedtype Acc: BinaryFloatingPoint & SIMDScalar
     /// One register of accumulators (16 × Float or 8 × Double).
@@ -54,7 +54,7 @@ extension Double: SimScalar {
     @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) {
         p.storeBytes(of: v, as: Vec.self)
     }
-    @inline(__always) public static func hsum(_ v: Vec) -> Double { ssim_hsum_f64x8(v) }
+    @inline(__always) public static func hsum(_ v: Vec) -> Double { ssim_hsum3_f64x8(v, v, v)[0] }
     @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Double, Double, Double) {
         let s = ssim_hsum3_f64x8(x, y, z)
         return (s[0], s[1], s[2])
@@ -87,7 +87,7 @@ extension Float16: SimScalar {
 }
 
 @inline(__always)
-func hsum16(_ v: SIMD16<Float>) -> Float { ssim_hsum_f32x16(v) }
+func hsum16(_ v: SIMD16<Float>) -> Float { ssim_hsum3_f32x16(v, v, v)[0] }
 
 @inline(__always)
 func hsum3x16(_ x: SIMD16<Float>, _ y: SIMD16<Float>, _ z: SIMD16<Float>) -> (Float, Float, Float) {
@@ -101,16 +101,20 @@ func hsum3x16(_ x: SIMD16<Float>, _ y: SIMD16<Float>, _ z: SIMD16<Float>) -> (Fl
 // call to the correctly rounded software fmaf, 30× slower. SSIM_TARGET_HAS_FMA comes from
 // swiftsim_target.h, compiled for the same CPU as this code, so the branch folds away.
 
+/// Whether the compile target has FMA. A function, not the constant itself, so that the branch is
+/// folded by the optimiser rather than reported as unreachable code by the mandatory passes.
+@inline(__always) func targetHasFMA() -> Bool { SSIM_TARGET_HAS_FMA != 0 }
+
 extension SIMD where Scalar: FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
-        SSIM_TARGET_HAS_FMA != 0 ? addingProduct(x, y) : self + x * y
+        targetHasFMA() ? addingProduct(x, y) : self + x * y
     }
 }
 
 extension FloatingPoint {
     /// self + x · y
     @inline(__always) func madd(_ x: Self, _ y: Self) -> Self {
-        SSIM_TARGET_HAS_FMA != 0 ? addingProduct(x, y) : self + x * y
+        targetHasFMA() ? addingProduct(x, y) : self + x * y
     }
 }

@@ -105,8 +105,8 @@ ssim_status ssim_cosine_grad_f64(const double *a, const double *b, const double 
                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
                                  double epsilon, int32_t threads);
 
-/** Describes the compiled kernels: a static, NUL-terminated string such as
- *  "target=native simd_bytes=64 swift=6.3.1". Never NULL. */
+/** Describes the compiled kernels' accumulators: a static, NUL-terminated string of key=value pairs,
+ *  "acc_f16=f32x16 acc_f32=f32x16 acc_f64=f64x8". Never NULL. */
 const char *ssim_build_info(void);
 
 /* =============================================================================================

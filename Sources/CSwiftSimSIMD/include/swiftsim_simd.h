@@ -48,8 +48,8 @@ SSIM_INLINE ssim_f64x4 ssim_hsum3_f64x8(ssim_f64x8 x, ssim_f64x8 y, ssim_f64x8 z
     return __builtin_shufflevector(p, p, 0, 2, 4, 6) + __builtin_shufflevector(p, p, 1, 3, 5, 7);
 }
 
-/* Lane sum of one register, in the same order as ssim_hsum3_f32x16's x. */
-SSIM_INLINE float ssim_hsum_f32x16(ssim_f32x16 x) { return ssim_hsum3_f32x16(x, x, x)[0]; }
-SSIM_INLINE double ssim_hsum_f64x8(ssim_f64x8 x) { return ssim_hsum3_f64x8(x, x, x)[0]; }
+/* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
+ * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
+ * CPU that sees this header through a module may not do). */
 
 #endif

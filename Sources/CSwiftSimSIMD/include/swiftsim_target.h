@@ -25,6 +25,17 @@
 #define SSIM_TARGET_SIMD_REGISTERS 16
 #endif
 
+/* Rows of X per register tile of the all-pairs micro-kernel (Gemm.swift): 12 × 2 registers of
+ * accumulators fill 24 of AVX-512's 32; 6 × 1 suit 16 registers of 256 bits (AVX2) or 32 of 128 bits
+ * (NEON); 2 × 1 leave room on SSE. */
+#if defined(__AVX512F__)
+#define SSIM_TARGET_GEMM_MR 12
+#elif defined(__AVX__) || defined(__aarch64__)
+#define SSIM_TARGET_GEMM_MR 6
+#else
+#define SSIM_TARGET_GEMM_MR 2
+#endif
+
 /* 1 when fused multiply-add is an instruction (else a call to the software fmaf). */
 #if defined(__FMA__) || defined(__aarch64__) || defined(__ARM_FEATURE_FMA)
 #define SSIM_TARGET_HAS_FMA 1
