@@ -6,6 +6,9 @@
 #   make bench  the benchmark suite (quick mode)
 #   make docs   the API reference from the docstrings, in build/docs/api (see docs/ for the contract)
 
+# The project's builds treat every compiler warning as an error (Package.swift).
+export SWIFTSIM_STRICT_WARNINGS := 1
+
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
