@@ -308,19 +308,18 @@ def ref_pairwise(x: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
         return (xs @ np.swapaxes(ys, -1, -2)) * qx * np.swapaxes(qy, -1, -2)
 
 
-def value_tolerance(dtype, d: int, want: np.ndarray) -> np.ndarray:
-    """conftest.value_tol, and never less than one unit in the last place of the result in ``dtype``:
-    a broadcast size-1 reduced axis gives values up to √D, where float16's spacing exceeds 5e-3."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        ulp = np.spacing(np.abs(np.nan_to_num(np.asarray(want, np.float64))).astype(dtype)).astype(np.float64)
-    return np.maximum(value_tol(dtype, d), ulp)
-
-
 def assert_close(got, want, tol, what: str, skip=None) -> None:
-    """|got − want| ≤ tol elementwise; NaN exactly where the reference is NaN; ``skip`` masks elements."""
+    """|got − want| ≤ tol elementwise; NaN exactly where the reference is NaN; ``skip`` masks elements.
+
+    ``tol`` is never taken below one unit in the last place of the reference in ``got``'s dtype: no
+    result is closer than its dtype can hold (float16 beyond 16, where the spacing exceeds 5e-3,
+    e.g. a broadcast size-1 reduced axis's √D, and float16 subnormals, spaced 6e-8)."""
     got = np.asarray(got)
     want = np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    with np.errstate(invalid="ignore", over="ignore"):
+        ulp = np.spacing(np.abs(np.nan_to_num(want)).astype(got.dtype)).astype(np.float64)
+    tol = np.fmax(tol, ulp)  # (fmax: an unrepresentable reference leaves tol as it is)
     g = got.astype(np.float64)
     keep = np.ones(want.shape, bool) if skip is None else ~skip
     nan_w, nan_g = np.isnan(want) & keep, np.isnan(g) & keep
@@ -713,7 +712,7 @@ def test_cosine_similarity(data):
     else:
         assert isinstance(got, np.ndarray) == bool(outer), "a 0-d result is a NumPy scalar"
     d = reduced_len(np.shape(x1), np.shape(x2), ax)
-    assert_close(res, want, value_tolerance(dtype, d, want), "cosine")
+    assert_close(res, want, value_tol(dtype, d), "cosine")
     assert_same_values(res, result_of(ops.cosine_similarity(c1, c2, axis, eps)), "cosine")
     for x, b, name, alias in zip((x1, x2), before, ("x1", "x2"), aliased, strict=True):
         if not alias:
@@ -722,7 +721,7 @@ def test_cosine_similarity(data):
     if out is None:
         loss = result_of(losses.cosine_similarity(x1, x2, axis, epsilon=eps))
         assert loss.dtype == dtype and loss.shape == outer
-        assert_close(loss, -want, value_tolerance(dtype, d, want), "losses.cosine_similarity")
+        assert_close(loss, -want, value_tol(dtype, d), "losses.cosine_similarity")
         assert_unchanged(before[0], x1, "x1")
 
 
@@ -926,7 +925,7 @@ def test_l2_normalize(data):
         assert got is out, "the call must return out"
     want = ref_vectors(x_seen, axes, e)[0] if nd else ref_vectors(x_seen.reshape(1), None, e)[0].reshape(())
     d = math.prod(shape[a] for a in axes) if nd else 1
-    assert_close(res, want, value_tolerance(dtype, d, want), "l2_normalize")
+    assert_close(res, want, value_tol(dtype, d), "l2_normalize")
     assert_same_values(res, result_of(ops.l2_normalize(x_copy, axis, eps)), "l2_normalize")
     if not aliased:
         assert_unchanged(before, x, "x")
@@ -999,7 +998,7 @@ def test_pairwise_cosine_similarity(data):
         if out is not None:
             assert got is out
         want = ref_pairwise(xs, ys, e)
-        assert_close(got, want, value_tolerance(dtype, xa.shape[-1], want), "pairwise")
+        assert_close(got, want, value_tol(dtype, xa.shape[-1]), "pairwise")
         if y is None:
             assert np.array_equal(got, np.swapaxes(got, -1, -2), equal_nan=True), "y=None must be symmetric"
         assert_same_values(got, ops.pairwise_cosine_similarity(*copies, eps), "pairwise")
@@ -1256,7 +1255,7 @@ def test_size1_reduced_axis_broadcast(d, dtype, value, constant, seed, flip):
     want = ref_cosine(seen(a, dtype), seen(b, dtype), 1, 1e-12)
     got = ops.cosine_similarity(a, b)
     assert got.dtype == dtype
-    assert_close(got, want, value_tolerance(dtype, d, want), "cosine")
+    assert_close(got, want, value_tol(dtype, d), "cosine")
     dx1, dx2 = ops.cosine_similarity_grad(a, b)
     w1, w2 = ref_grad(seen(a, dtype), seen(b, dtype), np.ones(2), 1, 1e-12)
     t1, t2 = grad_tol(seen(a, dtype), seen(b, dtype), np.ones(2), 1, 1e-12, dtype)
