@@ -13,6 +13,13 @@
  * stops them at the next tile (interrupt.c) and raises KeyboardInterrupt. */
 #include "cpybridge.h"
 
+/* Whether an array holds any element (an empty one's strides describe no memory). */
+static int has_elements(const cpb_array *a) {
+    for (int i = 0; i < a->ndim; i++)
+        if (a->dims[i] == 0) return 0;
+    return 1;
+}
+
 /* x·y·d as a double, for deciding whether to release the GIL (no overflow). */
 static double work_of(double a, double b, double c, double d) { return a * b * c * (d > 0 ? d : 1); }
 
@@ -41,7 +48,7 @@ PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t 
     want[nd - 2] = n;
     want[nd - 1] = m;
     if (cpb_require_shape(&out, "out", nd, want) < 0) return NULL;
-    if (m > 1 && out.strides[nd - 1] != out.itemsize) {
+    if (m > 1 && has_elements(&out) && out.strides[nd - 1] != out.itemsize) {
         PyErr_SetString(PyExc_ValueError, "out must be contiguous along its last axis");
         return NULL;
     }

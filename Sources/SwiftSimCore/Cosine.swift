@@ -26,7 +26,7 @@ func cosineRows<T: SimScalar>(
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let out else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d), nA = Int(dA), nB = Int(dB)
-    let eps: T.Acc = accumulatorEpsilon(epsilon)
+    let eps = EpsilonFloor<T.Acc>(epsilon)
     let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b), po = UnsafeMutableRawPointer(out)
     let sa = layout.inner(0), sb = layout.inner(1)
     let blocks = rowBlocks(layout.rows, elementsPerRow: n, threads: threads)

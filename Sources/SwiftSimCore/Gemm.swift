@@ -130,27 +130,61 @@ struct WorkspacePlan {
 /// row gives laid out contiguously.
 @inline(__always)
 func rowScale<T: SimScalar>(
-    _ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, slot: UnsafeMutableRawPointer?, _: T.Type
+    _ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: EpsilonFloor<T.Acc>, slot: UnsafeMutableRawPointer?, _: T.Type
 )
     -> (factor: T.Acc, r: T.Acc)
 {
     let s = sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d)
-    if s.isFinite { return (1, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r) }
+    if s.isFinite {
+        let r = UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r
+        // The epilogue forms r_i · r_j: a scale beyond √max (a row below about 1e-19 in float32, or a
+        // tiny ε) could overflow that product, so such a row is rescaled first.
+        if r <= T.Acc.greatestFiniteMagnitude.squareRoot() { return (1, r) }
+        return smallRowScale(row, d, es, r: r, epsilon: epsilon, T.self)
+    }
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
 }
 
-/// The rare branch of `rowScale`, kept out of line.
+/// The other rare branch of `rowScale`: a row whose inverse norm exceeds √max. It is multiplied by a
+/// power of two f (exact) that brings its largest magnitude near 1, its squared norm is summed again
+/// from the scaled values (no longer in the subnormal range) and compared with ε·f², and the scale
+/// returned is that of the scaled row, at most 1: the product (f·x)·y · r(f·x) is the exact formula.
 @inline(never)
-func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: T.Acc, _: T.Type)
+func smallRowScale<T: SimScalar>(
+    _ row: UnsafeRawPointer, _ d: Int, _ es: Int, r: T.Acc, epsilon: EpsilonFloor<T.Acc>, _: T.Type
+) -> (factor: T.Acc, r: T.Acc) {
+    let v = StridedRow<T>(base: row, stride: es, count: d)
+    let mx = v.maxMagnitude()
+    // A zero row: its cosines are 0 for ε > 0 (any finite scale gives that) and NaN for ε = 0 (1/√0).
+    if mx == 0 { return (1, epsilon.exact > 0 ? T.Acc.greatestFiniteMagnitude.squareRoot() : r) }
+    let k = min(-Int(mx.exponent), Int(T.Acc.greatestFiniteMagnitude.exponent) - 4)
+    let f = T.Acc(sign: .plus, exponent: T.Acc.Exponent(k), significand: 1)
+    var s: T.Acc = 0
+    for i in 0..<d { let e = v[i] * f; s = s.madd(e, e) }
+    if Double(s) / Double(f) / Double(f) < epsilon.exact {  // |x|² < ε: the clamped scale, for f·x
+        return (f, T.Acc(1 / epsilon.exact.squareRoot() / Double(f)))
+    }
+    return (f, 1 / s.squareRoot())
+}
+
+/// The rare branch of `rowScale`, kept out of line. The squared norm of the scaled row is compared
+/// with nothing: the true one overflowed, so it is above any ε within Acc's range; an ε beyond that
+/// range is compared with the true squared norm (EpsilonFloor.clamps).
+@inline(never)
+func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: EpsilonFloor<T.Acc>, _: T.Type)
     -> (factor: T.Acc, r: T.Acc)
 {
     let v = StridedRow<T>(base: row, stride: es, count: d)
     let mx = v.maxMagnitude()
     guard mx.isFinite else { return (1, .nan) }
     let f = T.Acc(sign: .plus, exponent: -mx.exponent, significand: 1)  // scaled magnitudes < 2, exact
+    if epsilon.clamps(overflowed: v) {
+        // r·f⁻¹ undoes the packed factor: the product is (f·x)·y · (1/√ε)/f.
+        return (f, T.Acc(1 / epsilon.exact.squareRoot() / Double(f)))
+    }
     var s: T.Acc = 0
     for k in 0..<d { let e = v[k] * f; s = s.madd(e, e) }
-    return (f, UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r)
+    return (f, 1 / s.squareRoot())
 }
 
 /// Packs `rows` (≤ `width`) rows starting at `src` into one panel laid out [k][width] in Acc, zero-padding
@@ -160,7 +194,7 @@ func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: I
 @inline(__always)
 func packPanel<T: SimScalar>(
     _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int,
-    into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool,
+    into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: EpsilonFloor<T.Acc>, normalize: Bool,
     _: T.Type
 ) {
     let contiguous = es == MemoryLayout<T>.stride

@@ -27,7 +27,7 @@ func cosineGradRows<T: SimScalar>(
     if layout.rows == 0 { return SSIM_OK }
     guard let a, let b, let u else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d), nA = Int(dA), nB = Int(dB)
-    let eps: T.Acc = accumulatorEpsilon(epsilon)
+    let eps = EpsilonFloor<T.Acc>(epsilon)
     let pa = UnsafeRawPointer(a), pb = UnsafeRawPointer(b), pu = UnsafeRawPointer(u)
     let pda = da.map(UnsafeMutableRawPointer.init), pdb = db.map(UnsafeMutableRawPointer.init)
     let pc = cosOut.map(UnsafeMutableRawPointer.init)

@@ -22,7 +22,7 @@ func l2NormalizeRows<T: SimScalar>(
     if layout.rows == 0 || d == 0 { return SSIM_OK }
     guard let x, let out else { return SSIM_ERR_NULL_POINTER }
     let n = Int(d)
-    let eps: T.Acc = accumulatorEpsilon(epsilon)
+    let eps = EpsilonFloor<T.Acc>(epsilon)
     let px = UnsafeRawPointer(x), po = UnsafeMutableRawPointer(out)
     let sx = layout.inner(0), so = layout.inner(1)
     let size = MemoryLayout<T>.stride

@@ -87,7 +87,7 @@ struct AllPairsBuffers<T: SimScalar> {
 @inline(__always)
 func packRows<T: SimScalar>(
     _ src: RowMatrix, first: Int, count: Int, width: Int, d: Int, panels: UnsafeMutablePointer<T.Acc>,
-    scales: UnsafeMutablePointer<T.Acc>, epsilon: T.Acc, normalize: Bool, _: T.Type
+    scales: UnsafeMutablePointer<T.Acc>, epsilon: EpsilonFloor<T.Acc>, normalize: Bool, _: T.Type
 ) {
     let np = (count &+ width &- 1) / width
     for p in 0..<np {
@@ -100,7 +100,7 @@ func packRows<T: SimScalar>(
 
 /// All pairs of one matrix pair into `out` (row stride `outStride`, columns contiguous).
 func pairwiseMatrix<T: SimScalar>(
-    _ x: RowMatrix, _ y: RowMatrix, out: UnsafeMutableRawPointer, outStride: Int, d: Int, epsilon: T.Acc,
+    _ x: RowMatrix, _ y: RowMatrix, out: UnsafeMutableRawPointer, outStride: Int, d: Int, epsilon: EpsilonFloor<T.Acc>,
     symmetric: Bool, blocking bl: AllPairsBlocking, buffers: AllPairsBuffers<T>, threads: Int,
     interrupt: UnsafePointer<Int32>?, _: T.Type
 ) {
@@ -219,7 +219,7 @@ func pairwiseCosine<T: SimScalar>(
     // y = x: the same rows in the same memory, for every matrix of the batch.
     var symmetric = UnsafeRawPointer(x) == UnsafeRawPointer(y) && n == m && xs == ys && xr == yr
     for j in 0..<layout.ndim where layout.strides[j] != layout.strides[layout.ndim &+ 1 &+ j] { symmetric = false }
-    let eps: T.Acc = accumulatorEpsilon(epsilon)
+    let eps = EpsilonFloor<T.Acc>(epsilon)
     let bl = AllPairsBlocking(T.self, d: rd, xRows: rn, yRows: rm)
     let t = gemmThreads(threads, work: work)
     let perMatrixBytes = (rn &+ rm) &* max(rd, 1) &* MemoryLayout<T.Acc>.stride

@@ -183,18 +183,25 @@ struct UnitScale<A: BinaryFloatingPoint> {
     @inline(__always) var r: A { p * q }
 
     /// The TensorFlow rule r = 1/sqrt(max(s, ε)), for a finite squared norm s.
-    @inline(__always) init(squaredNorm s: A, epsilon: A) {
-        clamped = !(s >= epsilon)
-        p = 1 / (clamped ? epsilon : s).squareRoot()
+    @inline(__always) init(squaredNorm s: A, epsilon: EpsilonFloor<A>) {
+        clamped = !(s >= epsilon.floor)
+        p = clamped ? epsilon.clampedScale : 1 / s.squareRoot()
         q = 1
         valid = true
     }
 
     /// For a vector whose squared norm overflowed (or holds NaN/Inf): scale by the largest magnitude
     /// first, so that finite vectors get their exact unit vector.
-    init<T: SimScalar>(overflowed x: StridedRow<T>, epsilon: A) where T.Acc == A {
+    init<T: SimScalar>(overflowed x: StridedRow<T>, epsilon: EpsilonFloor<A>) where T.Acc == A {
         let m = x.maxMagnitude()
         guard m.isFinite else { self.p = .nan; self.q = .nan; self.clamped = false; self.valid = false; return }
+        if epsilon.clamps(overflowed: x) {
+            self.p = epsilon.clampedScale
+            self.q = 1
+            self.clamped = true
+            self.valid = true
+            return
+        }
         let inv = 1 / m
         var s: A = 0
         for i in 0..<x.count { let v = x[i] * inv; s = s.madd(v, v) }
@@ -205,7 +212,7 @@ struct UnitScale<A: BinaryFloatingPoint> {
     }
 
     /// Whichever of the two rules applies to a vector with squared norm `s`.
-    @inline(__always) init<T: SimScalar>(_ x: StridedRow<T>, squaredNorm s: A, epsilon: A) where T.Acc == A {
+    @inline(__always) init<T: SimScalar>(_ x: StridedRow<T>, squaredNorm s: A, epsilon: EpsilonFloor<A>) where T.Acc == A {
         if s.isFinite { self.init(squaredNorm: s, epsilon: epsilon) } else { self.init(overflowed: x, epsilon: epsilon) }
     }
 }
@@ -213,7 +220,7 @@ struct UnitScale<A: BinaryFloatingPoint> {
 /// The rare row whose sums are not finite (a squared norm overflowed, or NaN/Inf in a vector): unit
 /// scales of both vectors and their cosine, summed in Acc in index order. Returns nil when either
 /// vector holds NaN or an infinity.
-func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: Int, epsilon: T.Acc)
+func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: Int, epsilon: EpsilonFloor<T.Acc>)
     -> (c: T.Acc, sa: UnitScale<T.Acc>, sb: UnitScale<T.Acc>)?
 {
     let aa = a.sumSquares(), bb = b.sumSquares()
@@ -231,12 +238,37 @@ func generalCosine<T: SimScalar>(_ a: StridedRow<T>, _ b: StridedRow<T>, _ d: In
     return (c, sa, sb)
 }
 
-/// ε as the kernels' accumulation type: a positive ε below that type's smallest subnormal becomes
-/// the smallest subnormal, not 0, so that a zero vector still gives 0 (r = 1/√ε finite) as the
-/// formula says, instead of 0 · ∞ = NaN.
-@inline(__always) func accumulatorEpsilon<A: BinaryFloatingPoint>(_ epsilon: Double) -> A {
-    let e = A(epsilon)
-    return e == 0 && epsilon > 0 ? A.leastNonzeroMagnitude : e
+/// The floor ε on squared norms, as the kernels use it in the accumulation type `A`.
+/// - `floor`: ε in A, for the comparison |x|² ≥ ε. A positive ε below A's smallest subnormal is that
+///   subnormal (which no positive squared norm is below, so the comparison is unchanged) instead of 0;
+///   an ε beyond A's range is +∞.
+/// - `clampedScale`: 1/√ε, the scale of a vector below the floor, computed in Double from the exact ε
+///   and rounded once to A: with ε = 1e-50 a float32 zero vector's gradient is b̂·1e25, as the formula
+///   says; with ε = 1e300 it is 0. A positive ε whose 1/√ε is beyond A's range gives A's largest
+///   finite value, so that a zero vector's cosine is still 0 (0·∞ would be NaN); ε = 0 keeps 1/√0 = ∞
+///   (a zero vector then gives NaN, as in TensorFlow).
+struct EpsilonFloor<A: BinaryFloatingPoint> {
+    let floor: A
+    let clampedScale: A
+    let exact: Double
+
+    @inline(__always) init(_ epsilon: Double) {
+        let e = A(epsilon)
+        floor = e == 0 && epsilon > 0 ? A.leastNonzeroMagnitude : e
+        let scale = 1 / epsilon.squareRoot()
+        clampedScale = epsilon > 0 && scale > Double(A.greatestFiniteMagnitude) ? A.greatestFiniteMagnitude : A(scale)
+        exact = epsilon
+    }
+
+    /// Whether a vector whose squared norm overflowed A lies below the floor: only possible when ε
+    /// itself is beyond A's range, and then decided on the squared norm summed in Double.
+    func clamps<T: SimScalar>(overflowed x: StridedRow<T>) -> Bool where T.Acc == A {
+        if floor.isFinite { return false }
+        if exact == .infinity { return true }
+        var s = 0.0
+        for i in 0..<x.count { let v = Double(x[i]); s += v * v }
+        return s < exact
+    }
 }
 
 /// The two input rows of a row-wise kernel at one outer index, read through staging slots. An operand

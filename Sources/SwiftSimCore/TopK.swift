@@ -122,7 +122,7 @@ func topK<T: SimScalar>(
     guard let work = checkedProduct(rq, rn, max(rd, 1)) else { return SSIM_ERR_BAD_SHAPE }
     let t = gemmThreads(threads, work: work)
     let normalize = assumeNormalized == 0
-    let eps: T.Acc = accumulatorEpsilon(epsilon)
+    let eps = EpsilonFloor<T.Acc>(epsilon)
     let acc = MemoryLayout<T.Acc>.stride
     let bl = AllPairsBlocking(T.self, d: rd, xRows: rq, yRows: rn)
     let mr = bl.mr, nr = bl.nr

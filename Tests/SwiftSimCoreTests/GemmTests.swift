@@ -62,7 +62,7 @@ final class GemmTests: XCTestCase {
         x.withUnsafeBytes { px in
             packPanel(
                 px.baseAddress!, rowStride: d * 4, elemStride: 4, rows: rows, d: d, width: width, into: panel, scales: scales,
-                epsilon: 1e-12, normalize: true, Float.self)
+                epsilon: EpsilonFloor(1e-12), normalize: true, Float.self)
         }
         for r in 0..<width {
             var s: Double = 0
