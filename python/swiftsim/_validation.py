@@ -163,7 +163,10 @@ MAX_RANK = 64
 
 def check_axis(axis: Any) -> int:
     """``axis`` as an int (TypeError for anything that is not an integer; AxisError outside
-    [-64, 64), where no NumPy array has an axis). Its range for a given array is checked later."""
+    [-64, 64), where no NumPy array has an axis). Its range for a given array is checked later.
+    A bool is not an axis (TypeError), as in NumPy."""
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError("axis must be an integer, got bool")
     try:
         value = operator.index(axis)
     except TypeError:

@@ -204,8 +204,11 @@ def l2_normalize(
     shape = arr.shape
     if out is not None:
         check_out(out, shape, dtype)
-    if arr.ndim == 0:  # a scalar is a vector of one element
-        if axis is not None:
+    if arr.ndim == 0:  # a scalar is a vector of one element, along its own axis or none
+        if isinstance(axis, (tuple, list)):
+            for a in axis:
+                normalize_axis(a, 1)
+        elif axis is not None:
             normalize_axis(axis, 1)
         arr, axis = arr.reshape(1), None
     moved, axes = _axes_to_last(arr, axis)
@@ -344,7 +347,7 @@ def cosine_value_and_grad(
         if g is view:  # broadcast (or aliased) input: sum back over the broadcast axes, restore the layout
             g = np.moveaxis(_sum_to_shape(g, moved_shape), -1, ax).reshape(np.shape(x))
             if dest is None:
-                results.append(np.ascontiguousarray(g))
+                results.append(g if g.flags.c_contiguous else g.copy())  # 0-d stays 0-d
                 continue
             dest[...] = g
         results.append(dest if dest is not None else g.reshape(np.shape(x)))
