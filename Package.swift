@@ -29,14 +29,14 @@ let cWarnings: [CSetting] = [.unsafeFlags(["-Wall", "-Wextra"] + (strict ? ["-We
 var targets: [Target] = [
     // The C ABI, declared once: SwiftSimCore implements it (`@c @implementation` checks the
     // signatures), CPyBridge calls it.
-    .target(name: "CSwiftSim", path: "Sources/CSwiftSim"),
+    .target(name: "CSwiftSimABI", path: "Sources/CSwiftSimABI"),
     // Lane shuffles the kernels need as single instructions (header-only, internal to the kernels).
     .target(name: "CSwiftSimSIMD", path: "Sources/CSwiftSimSIMD"),
     // The thread pool's fork handlers, registered at load time, and the flag long kernels poll.
     .target(name: "CSwiftSimThreads", path: "Sources/CSwiftSimThreads"),
     .target(
         name: "SwiftSimCore",
-        dependencies: ["CSwiftSim", "CSwiftSimSIMD", "CSwiftSimThreads"],
+        dependencies: ["CSwiftSimABI", "CSwiftSimSIMD", "CSwiftSimThreads"],
         exclude: ["README.md"],
         swiftSettings: [
             // -target-cpu: FMA and 512-bit vectors instead of library calls.
@@ -50,7 +50,7 @@ var targets: [Target] = [
     ),
     // MARK: tests
     .testTarget(
-        name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSim"],
+        name: "SwiftSimCoreTests", dependencies: ["SwiftSimCore", "CSwiftSimABI"],
         swiftSettings: [.swiftLanguageMode(.v6)] + swiftWarnings),
 ]
 var products: [Product] = []
@@ -60,7 +60,7 @@ if let pythonInclude, let numpyInclude {
     targets.append(
         .target(
             name: "CPyBridge",
-            dependencies: ["SwiftSimCore", "CSwiftSim"],
+            dependencies: ["SwiftSimCore", "CSwiftSimABI"],
             path: "Sources/CPyBridge",
             cSettings: [
                 // Python and NumPy headers of the interpreter that runs setup.py (not pkg-config's).

@@ -11,7 +11,7 @@
 // A size-1 reduced axis broadcast against d is normalised on its own (TensorFlow's rule), so its
 // cosine is sign(a₀) · Σb/|b|, which reaches √d, not 1, for a constant row b.
 
-import CSwiftSim
+import CSwiftSimABI
 
 func cosineRows<T: SimScalar>(
     _ a: UnsafePointer<T>?, _ b: UnsafePointer<T>?, _ out: UnsafeMutablePointer<T>?,

@@ -1,7 +1,7 @@
-// Exports.swift — the C ABI (Sources/CSwiftSim/include/swiftsim.h), one line per op and dtype.
+// Exports.swift — the C ABI (Sources/CSwiftSimABI/include/swiftsim.h), one line per op and dtype.
 // `@c @implementation` makes the compiler check each signature against the header.
 
-import CSwiftSim
+import CSwiftSimABI
 
 // MARK: cosine
 @c @implementation public func ssim_cosine_f16(

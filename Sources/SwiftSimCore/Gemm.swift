@@ -21,7 +21,7 @@
 //     4096 u, which matters for strongly correlated rows, whose errors do not cancel.
 // Float16 rows are widened to Float when packed, so float16 accumulates in float32.
 
-import CSwiftSim
+import CSwiftSimABI
 import CSwiftSimSIMD
 import Glibc
 import Synchronization
@@ -233,6 +233,58 @@ func packPanel<T: SimScalar>(
             }
             k0 = k1
         }
+    }
+}
+
+// MARK: operands and their blocking
+
+/// One operand's rows: row i, element k at `base + i·rowStride + k·elemStride` (bytes).
+struct RowMatrix {
+    var base: UnsafeRawPointer
+    var rows: Int
+    var rowStride: Int
+    var elemStride: Int
+    @inline(__always) func row(_ i: Int) -> UnsafeRawPointer { base + i &* rowStride }
+}
+
+/// The blocking of one all-pairs call, from d, the dtype and the row counts.
+struct AllPairsBlocking {
+    let mr: Int, nr: Int, d: Int
+    /// Rows of X / Y packed per pass (multiples of mr / nr).
+    let xPass: Int, yPass: Int
+    /// Y panels per block (the part of packed Y one thread keeps in L2).
+    let blockPanels: Int
+
+    init<T: SimScalar>(_: T.Type, d: Int, xRows: Int, yRows: Int) {
+        mr = gemmMR
+        nr = gemmNR(T.self)
+        self.d = d
+        let rowBytes = max(1, d &* MemoryLayout<T.Acc>.stride)
+        let fit = max(1, gemmPackBytes / rowBytes)
+        xPass = max(mr, min(fit, xRows &+ mr &- 1) / mr &* mr)
+        yPass = max(nr, min(fit, yRows &+ nr &- 1) / nr &* nr)
+        blockPanels = max(1, min(gemmMaxBlockPanels, gemmYBlockBytes / (nr &* rowBytes)))
+    }
+
+    /// Acc elements of the packed panels of one pass of X and of Y, and of one thread's tile buffer.
+    var xPanelElements: Int? { checkedProduct(xPass, d) }
+    var yPanelElements: Int? { checkedProduct(yPass, d) }
+    var tileVectors: Int { blockPanels &* gemmTileVectors }
+}
+
+/// Packs rows `first ..< first + count` of `src` into `panels` panels of `width` rows ([k][width] each),
+/// their inverse norms into `scales`; panel tasks are spread over `threads`.
+@inline(__always)
+func packRows<T: SimScalar>(
+    _ src: RowMatrix, first: Int, count: Int, width: Int, d: Int, panels: UnsafeMutablePointer<T.Acc>,
+    scales: UnsafeMutablePointer<T.Acc>, epsilon: EpsilonFloor<T.Acc>, normalize: Bool, _: T.Type
+) {
+    let np = (count &+ width &- 1) / width
+    for p in 0..<np {
+        packPanel(
+            src.row(first &+ p &* width), rowStride: src.rowStride, elemStride: src.elemStride,
+            rows: min(width, count &- p &* width), d: d, width: width, into: panels + p &* width &* d,
+            scales: scales + p &* width, epsilon: epsilon, normalize: normalize, T.self)
     }
 }
 

@@ -11,7 +11,7 @@
 // NaN. An overflowing squared norm uses the scaled path of Reduce.swift. For an input with reduced
 // length 1 broadcast along the reduction, its single gradient element is the sum over the reduction.
 
-import CSwiftSim
+import CSwiftSimABI
 
 func cosineGradRows<T: SimScalar>(
     _ a: UnsafePointer<T>?, _ b: UnsafePointer<T>?, _ u: UnsafePointer<T>?,

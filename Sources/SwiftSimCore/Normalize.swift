@@ -7,7 +7,7 @@
 // vector, where TensorFlow gives 0). The row is read completely before it is written, so `out` may
 // be `x`.
 
-import CSwiftSim
+import CSwiftSimABI
 
 func l2NormalizeRows<T: SimScalar>(
     _ x: UnsafePointer<T>?, _ out: UnsafeMutablePointer<T>?,

@@ -2,8 +2,8 @@
 //
 // Computes c_ij = (x_i·y_j) · (r_i · r_j) with r = 1/sqrt(max(|row|², ε)) (TensorFlow's rule, each
 // squared norm clamped on its own), the dot product being one Acc lane of the GEMM engine in Gemm.swift
-// (FMA chains of KC steps whose block sums are added in order; see there for the error bound) and the norms computed once per row
-// while packing. Because both the FMA chain and the scale product r_i·r_j are symmetric, c_ij and c_ji
+// (FMA chains of KC steps whose block sums are added in order; see there for the error bound) and the
+// norms computed once per row while packing. Because both the FMA chain and the scale product r_i·r_j are symmetric, c_ij and c_ji
 // are bitwise equal: with y = x (same memory) only the tiles touching the upper triangle are computed
 // and the rest is mirrored, which gives exactly the bits the full computation gives.
 // Special rows: NaN or ±Inf → r = NaN → that row (column) of results is NaN; a zero row → 0 (for ε > 0);
@@ -13,42 +13,8 @@
 // packed in parallel (panels), then computed in parallel (tasks = a block of Y panels × a run of X
 // panels). Each result is produced by one micro-kernel lane, so no split changes a bit.
 
-import CSwiftSim
+import CSwiftSimABI
 import CSwiftSimThreads
-
-/// One operand's rows: row i, element k at `base + i·rowStride + k·elemStride` (bytes).
-struct RowMatrix {
-    var base: UnsafeRawPointer
-    var rows: Int
-    var rowStride: Int
-    var elemStride: Int
-    @inline(__always) func row(_ i: Int) -> UnsafeRawPointer { base + i &* rowStride }
-}
-
-/// The blocking of one all-pairs call, from d, the dtype and the row counts.
-struct AllPairsBlocking {
-    let mr: Int, nr: Int, d: Int
-    /// Rows of X / Y packed per pass (multiples of mr / nr).
-    let xPass: Int, yPass: Int
-    /// Y panels per block (the part of packed Y one thread keeps in L2).
-    let blockPanels: Int
-
-    init<T: SimScalar>(_: T.Type, d: Int, xRows: Int, yRows: Int) {
-        mr = gemmMR
-        nr = gemmNR(T.self)
-        self.d = d
-        let rowBytes = max(1, d &* MemoryLayout<T.Acc>.stride)
-        let fit = max(1, gemmPackBytes / rowBytes)
-        xPass = max(mr, min(fit, xRows &+ mr &- 1) / mr &* mr)
-        yPass = max(nr, min(fit, yRows &+ nr &- 1) / nr &* nr)
-        blockPanels = max(1, min(gemmMaxBlockPanels, gemmYBlockBytes / (nr &* rowBytes)))
-    }
-
-    /// Acc elements of the packed panels of one pass of X and of Y, and of one thread's tile buffer.
-    var xPanelElements: Int? { checkedProduct(xPass, d) }
-    var yPanelElements: Int? { checkedProduct(yPass, d) }
-    var tileVectors: Int { blockPanels &* gemmTileVectors }
-}
 
 /// The buffers one executor of `pairwiseMatrix` works in (one per concurrently computed matrix).
 struct AllPairsBuffers<T: SimScalar> {
@@ -79,22 +45,6 @@ struct AllPairsBuffers<T: SimScalar> {
         yPanels = (base + yOff).bindMemory(to: T.Acc.self, capacity: ye)
         xScales = (base + sxOff).bindMemory(to: T.Acc.self, capacity: b.xPass)
         yScales = (base + syOff).bindMemory(to: T.Acc.self, capacity: b.yPass)
-    }
-}
-
-/// Packs rows `first ..< first + count` of `src` into `panels` panels of `width` rows ([k][width] each),
-/// their inverse norms into `scales`; panel tasks are spread over `threads`.
-@inline(__always)
-func packRows<T: SimScalar>(
-    _ src: RowMatrix, first: Int, count: Int, width: Int, d: Int, panels: UnsafeMutablePointer<T.Acc>,
-    scales: UnsafeMutablePointer<T.Acc>, epsilon: EpsilonFloor<T.Acc>, normalize: Bool, _: T.Type
-) {
-    let np = (count &+ width &- 1) / width
-    for p in 0..<np {
-        packPanel(
-            src.row(first &+ p &* width), rowStride: src.rowStride, elemStride: src.elemStride,
-            rows: min(width, count &- p &* width), d: d, width: width, into: panels + p &* width &* d,
-            scales: scales + p &* width, epsilon: epsilon, normalize: normalize, T.self)
     }
 }
 

@@ -1,7 +1,7 @@
 // RowLayout.swift — the outer (row) index space of the row-wise kernels: the checked arguments every
 // row-wise kernel shares, and the odometer that turns a row number into each operand's byte offset.
 
-import CSwiftSim
+import CSwiftSimABI
 
 /// The outer index space of one call: `ndim` axes of sizes `shape`, and for each of `operands`
 /// operands `ndim` outer byte strides followed by one inner byte stride (the C ABI's layout).

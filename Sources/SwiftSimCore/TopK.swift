@@ -10,7 +10,7 @@
 // Order: higher score first; equal scores by lower corpus index; NaN after every number (NaNs among
 // themselves by index). The order is total, so the result does not depend on how the corpus was split.
 
-import CSwiftSim
+import CSwiftSimABI
 import CSwiftSimThreads
 
 /// One worker's heaps for the queries of one pass: query q's heap is scores/indices[q·k ..< q·k + k].

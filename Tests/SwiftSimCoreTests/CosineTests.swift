@@ -2,7 +2,7 @@
 // float64 reference of Reference.swift: SIMD tails, zero vectors, the epsilon floor, NaN/Inf rows,
 // squared-norm overflow, every stride layout, and a size-1 reduced axis.
 
-import CSwiftSim
+import CSwiftSimABI
 import Testing
 
 @testable import SwiftSimCore

@@ -2,7 +2,7 @@
 // checks behind it): every bad argument returns its status and never traps nor writes, float16 goes
 // through as binary16 bit patterns, ndim 0, and the checkers of Reference.swift can fail.
 
-import CSwiftSim
+import CSwiftSimABI
 import Testing
 
 @testable import SwiftSimCore

@@ -3,7 +3,7 @@
 // rows (every component NaN), overflowing squared norms, NULL outputs, upstream weights, every
 // stride layout, and a size-1 reduced axis (its gradient summed over the reduction).
 
-import CSwiftSim
+import CSwiftSimABI
 import Testing
 
 @testable import SwiftSimCore

@@ -2,7 +2,7 @@
 // against the float64 reference: SIMD tails, zero rows, the epsilon floor, NaN/Inf rows, overflowing
 // squared norms, every stride layout, in-place use, and inputs left untouched.
 
-import CSwiftSim
+import CSwiftSimABI
 import Testing
 
 @testable import SwiftSimCore

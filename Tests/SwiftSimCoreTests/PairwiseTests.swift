@@ -3,7 +3,7 @@
 // The register tile is 12 rows of x × 32 (Float) or 16 (Double) rows of y on AVX-512 (6 × 16/8 on
 // AVX2, 2 × 16/8 on SSE) and d is blocked by 256, so the shapes put tails in every dimension.
 
-import CSwiftSim
+import CSwiftSimABI
 import XCTest
 
 @testable import SwiftSimCore

@@ -3,7 +3,7 @@
 // results bitwise independent of the thread count, and ndim 2/3 layouts whose strides cannot be
 // merged giving bit for bit what the same data gives laid out contiguously.
 
-import CSwiftSim
+import CSwiftSimABI
 import Foundation
 import Testing
 

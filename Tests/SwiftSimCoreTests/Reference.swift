@@ -5,12 +5,12 @@
 //     and the gradient, written from the formulas of the header, not from the kernels.
 //   - `SplitMix64`: a tiny seeded generator, so every run sees the same data.
 //   - `Operand`: one operand laid out in its own buffer with the C ABI's stride convention
-//     (Sources/CSwiftSim/include/swiftsim.h): outer byte strides per outer axis, then one inner byte
+//     (Sources/CSwiftSimABI/include/swiftsim.h): outer byte strides per outer axis, then one inner byte
 //     stride; padding is filled with a sentinel so that stray reads (NaN) and stray writes show.
 //   - `ABIScalar`: the nine exported entry points, reached by dtype. Float16 data is handed to the
 //     f16 entry points as its IEEE binary16 bit pattern (`ssim_f16` = UInt16), as the header says.
 
-import CSwiftSim
+import CSwiftSimABI
 import Testing
 
 @testable import SwiftSimCore
@@ -88,13 +88,13 @@ extension Float: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_f32(a, b, out, d, dA, dB, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_cosine_f32(a, b, out, d, dA, dB, ndim, shape, strides, epsilon, threads)
     }
     static func normalize(
         _ x: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32,
         _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_l2_normalize_f32(x, out, d, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_l2_normalize_f32(x, out, d, ndim, shape, strides, epsilon, threads)
     }
     static func grad(
         _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ u: UnsafePointer<Float>?,
@@ -102,7 +102,7 @@ extension Float: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_grad_f32(a, b, u, da, db, cos, d, dA, dB, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_cosine_grad_f32(a, b, u, da, db, cos, d, dA, dB, ndim, shape, strides, epsilon, threads)
     }
 }
 
@@ -116,13 +116,13 @@ extension Double: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_f64(a, b, out, d, dA, dB, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_cosine_f64(a, b, out, d, dA, dB, ndim, shape, strides, epsilon, threads)
     }
     static func normalize(
         _ x: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?, _ d: Int64, _ ndim: Int32,
         _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_l2_normalize_f64(x, out, d, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_l2_normalize_f64(x, out, d, ndim, shape, strides, epsilon, threads)
     }
     static func grad(
         _ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ u: UnsafePointer<Double>?,
@@ -130,7 +130,7 @@ extension Double: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_grad_f64(a, b, u, da, db, cos, d, dA, dB, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_cosine_grad_f64(a, b, u, da, db, cos, d, dA, dB, ndim, shape, strides, epsilon, threads)
     }
 }
 
@@ -152,13 +152,13 @@ extension Float16: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_f16(bits16(a), bits16(b), bits16(out), d, dA, dB, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_cosine_f16(bits16(a), bits16(b), bits16(out), d, dA, dB, ndim, shape, strides, epsilon, threads)
     }
     static func normalize(
         _ x: UnsafePointer<Float16>?, _ out: UnsafeMutablePointer<Float16>?, _ d: Int64, _ ndim: Int32,
         _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_l2_normalize_f16(bits16(x), bits16(out), d, ndim, shape, strides, epsilon, threads)
+        CSwiftSimABI.ssim_l2_normalize_f16(bits16(x), bits16(out), d, ndim, shape, strides, epsilon, threads)
     }
     static func grad(
         _ a: UnsafePointer<Float16>?, _ b: UnsafePointer<Float16>?, _ u: UnsafePointer<Float16>?,
@@ -166,7 +166,7 @@ extension Float16: ABIScalar {
         _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
         _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
     ) -> ssim_status {
-        CSwiftSim.ssim_cosine_grad_f16(
+        CSwiftSimABI.ssim_cosine_grad_f16(
             bits16(a), bits16(b), bits16(u), bits16(da), bits16(db), bits16(cos),
             d, dA, dB, ndim, shape, strides, epsilon, threads)
     }

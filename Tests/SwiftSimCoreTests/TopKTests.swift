@@ -1,6 +1,6 @@
 // TopKTests.swift — ssim_top_k_* against a full sort of the pairwise matrix, and the heap on its own.
 
-import CSwiftSim
+import CSwiftSimABI
 import XCTest
 
 @testable import SwiftSimCore
