@@ -1203,3 +1203,67 @@ def test_unaligned_out_is_accepted(dtype):
     o = unaligned((5, 5))
     assert ops.pairwise_cosine_similarity(a, b, out=o) is o
     np.testing.assert_array_equal(o, ops.pairwise_cosine_similarity(a, b))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# l2_normalize_grad
+# ---------------------------------------------------------------------------------------------------------
+
+
+def ref_l2_normalize_grad(x, g, axis=-1, eps=EPS):
+    """float64 r·(g − [|x|² ≥ ε]·(x̂·g)·x̂); NaN for vectors holding NaN or ±Inf."""
+    x, g = _f64(x), np.broadcast_to(_f64(g), np.shape(x))
+    xh, r, s = ref_normalize(x, axis, eps)
+    with np.errstate(all="ignore"):
+        radial = np.where(s >= eps, np.sum(xh * g, axis=axis, keepdims=True), 0.0)
+        dx = r * (g - radial * xh)
+    bad = ~np.all(np.isfinite(x), axis=axis, keepdims=True)
+    return np.where(bad, np.nan, dx)
+
+
+def l2_grad_tol(x, g, axis=-1, eps=EPS, dtype=np.float32):
+    dtype = np.dtype(dtype)
+    k = (32 if dtype == np.float16 else 16) * float(np.finfo(dtype).eps)
+    d = np.shape(x)[axis]
+    r = ref_normalize(_f64(x), axis, eps)[1]
+    gn = np.sqrt(np.sum(np.broadcast_to(_f64(g), np.shape(x)) ** 2, axis=axis, keepdims=True))
+    with np.errstate(all="ignore"):
+        return np.nan_to_num(k * max(1.0, math.sqrt(d / 256)) * r * gn, nan=0.0, posinf=0.0)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("d", [1, 7, 16, 33, 300, 2049])
+def test_l2_normalize_grad_matches_the_reference(d, dtype):
+    x, g = rand_pair(d, (9, d), dtype, -2, 2)
+    x[0] = 0  # a zero vector: the clamped side, dx = g/√ε
+    x[1] = 3e-7  # clamped too (|x|² < 1e-12) unless d is large
+    got = ops.l2_normalize_grad(x, g)
+    assert got.dtype == dtype and got.shape == x.shape
+    want = ref_l2_normalize_grad(x, g)
+    if dtype == np.float16:  # g/√ε is beyond float16's range: the clamped rows round to ±inf
+        assert np.all(np.isinf(got[np.abs(want) > np.finfo(np.float16).max]))
+        got, want, x, g = got[2:], want[2:], x[2:], g[2:]
+    assert_close(got, want, l2_grad_tol(x, g, dtype=dtype), "l2_normalize_grad")
+
+
+def test_l2_normalize_grad_layouts_axes_broadcast_and_out():
+    x, g = rand_pair(4, (5, 6, 40), np.float64, -1, 1)
+    want = ref_l2_normalize_grad(x, g, axis=1)
+    got = ops.l2_normalize_grad(x, g, axis=1)
+    assert_close(got, want, l2_grad_tol(x, g, 1, dtype=np.float64))
+    xf, gf = np.asfortranarray(x), np.ascontiguousarray(g[:, ::-1, :])[:, ::-1, :]
+    assert np.array_equal(ops.l2_normalize_grad(xf, gf, axis=1), got)  # any layout: the same bits
+    out = np.empty_like(x)
+    assert ops.l2_normalize_grad(x, g, axis=1, out=out) is out and np.array_equal(out, got)
+    row = g[0, :, :1]  # upstream broadcast along the batch
+    assert_close(
+        ops.l2_normalize_grad(x, row, axis=1), ref_l2_normalize_grad(x, row, axis=1), l2_grad_tol(x, row, 1)
+    )
+    bad = x.copy()
+    bad[2, 3, 0] = np.nan
+    r = ops.l2_normalize_grad(bad, g, axis=1)
+    assert np.isnan(r[2, :, 0]).all() and np.isfinite(np.delete(r[:, :, 0], 2, axis=0)).all()
+    with pytest.raises(ValueError, match="broadcast"):
+        ops.l2_normalize_grad(x, np.ones(7), axis=1)
+    with pytest.raises(AxisError):
+        ops.l2_normalize_grad(x, g, axis=3)

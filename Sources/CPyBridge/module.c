@@ -76,6 +76,8 @@ static PyMethodDef methods[] = {
      "cosine_auto(x1, x2, epsilon, out): the short path for same-shape float arrays over the last axis, or None."},
     {"l2_normalize", (PyCFunction)(void (*)(void))cpb_l2_normalize, METH_FASTCALL,
      "l2_normalize(x, out, epsilon): rows of x scaled to unit length into out."},
+    {"l2_normalize_grad", (PyCFunction)(void (*)(void))cpb_l2_normalize_grad, METH_FASTCALL,
+     "l2_normalize_grad(x, upstream, dx, epsilon): the gradient of sum(upstream * l2_normalize(x)) into dx."},
     {"cosine_grad", (PyCFunction)(void (*)(void))cpb_cosine_grad, METH_FASTCALL,
      "cosine_grad(x1, x2, upstream, dx1, dx2, cos, epsilon): fused cosine and gradient."},
     {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},

@@ -4,6 +4,7 @@
  *
  *   cosine(a, b, out, epsilon)                   a (..., da), b (..., db), out (...)
  *   l2_normalize(x, out, epsilon)                x, out (..., d)
+ *   l2_normalize_grad(x, g, dx, epsilon)         x, g, dx (..., d)
  *   cosine_grad(a, b, u, da, db, cos, epsilon)   u, cos (...); da like a, db like b; da/db/cos may be None
  *
  * All arrays share one float dtype and the outer shape `...`; the reduced lengths da, db are equal,
@@ -126,6 +127,45 @@ PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
     }
     if (ts) PyEval_RestoreThread(ts);
     if (cpb_raise_status(st, "l2_normalize") < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+PyObject *cpb_l2_normalize_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "l2_normalize_grad expects 4 arguments (x, g, dx, epsilon), got %zd", nargs);
+        return NULL;
+    }
+    cpb_array x, g, dx;
+    double eps;
+    if (cpb_parse_epsilon(args[3], &eps) < 0 || cpb_require_array(args[0], "x", 0, -1, &x) < 0 ||
+        cpb_require_array(args[1], "upstream", 0, -1, &g) < 0 || cpb_require_array(args[2], "dx", 1, -1, &dx) < 0 ||
+        cpb_require_same_dtype(&x, &g, "x", "upstream") < 0 || cpb_require_same_dtype(&x, &dx, "x", "dx") < 0)
+        return NULL;
+    int nd = x.ndim;
+    if (nd < 1) {
+        PyErr_SetString(PyExc_ValueError, "x must have at least one axis");
+        return NULL;
+    }
+    if (cpb_require_shape(&g, "upstream", nd, x.dims) < 0 || cpb_require_shape(&dx, "dx", nd, x.dims) < 0) return NULL;
+    cpb_layout L;
+    const cpb_array *ops[3] = {&x, &g, &dx};
+    const int scalar[3] = {0, 0, 0};
+    cpb_build_layout(&L, 3, ops, scalar, nd - 1, x.dims);
+    int64_t d = x.dims[nd - 1];
+    void *px = x.data, *pg = g.data, *po = dx.data;
+    int32_t threads = cpb_threads();
+    ssim_status st = SSIM_OK;
+    PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
+    switch (x.type) {
+    case NPY_HALF:
+        st = ssim_l2_normalize_grad_f16(F16(px), F16(pg), F16(po), d, L.ndim, L.shape, L.strides, eps, threads);
+        break;
+    case NPY_FLOAT: st = ssim_l2_normalize_grad_f32(px, pg, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
+    default: st = ssim_l2_normalize_grad_f64(px, pg, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
+    }
+    if (ts) PyEval_RestoreThread(ts);
+    if (cpb_raise_status(st, "l2_normalize_grad") < 0) return NULL;
     Py_RETURN_NONE;
 }
 

@@ -44,6 +44,26 @@ import CSwiftSimABI
     l2NormalizeRows(x, out, d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
 
+// MARK: l2 normalize gradient
+@c @implementation public func ssim_l2_normalize_grad_f16(
+    _ x: UnsafePointer<ssim_f16>?, _ g: UnsafePointer<ssim_f16>?, _ dx: UnsafeMutablePointer<ssim_f16>?, _ d: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    l2NormalizeGradRows(f16(x), f16(g), f16(dx), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
+@c @implementation public func ssim_l2_normalize_grad_f32(
+    _ x: UnsafePointer<Float>?, _ g: UnsafePointer<Float>?, _ dx: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    l2NormalizeGradRows(x, g, dx, d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
+@c @implementation public func ssim_l2_normalize_grad_f64(
+    _ x: UnsafePointer<Double>?, _ g: UnsafePointer<Double>?, _ dx: UnsafeMutablePointer<Double>?, _ d: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    l2NormalizeGradRows(x, g, dx, d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
+
 // MARK: cosine gradient
 @c @implementation public func ssim_cosine_grad_f16(
     _ a: UnsafePointer<ssim_f16>?, _ b: UnsafePointer<ssim_f16>?, _ u: UnsafePointer<ssim_f16>?, _ da: UnsafeMutablePointer<ssim_f16>?,

@@ -182,6 +182,16 @@ struct UnitScale<A: BinaryFloatingPoint> {
     var valid: Bool
     @inline(__always) var r: A { p * q }
 
+    /// A vector taken as it is: r = 1, never clamped (the gradient's upstream side in Normalize.swift).
+    static var identity: UnitScale { UnitScale(p: 1, q: 1, clamped: false, valid: true) }
+
+    @inline(__always) private init(p: A, q: A, clamped: Bool, valid: Bool) {
+        self.p = p
+        self.q = q
+        self.clamped = clamped
+        self.valid = valid
+    }
+
     /// The TensorFlow rule r = 1/sqrt(max(s, ε)), for a finite squared norm s.
     @inline(__always) init(squaredNorm s: A, epsilon: EpsilonFloor<A>) {
         clamped = !(s >= epsilon.floor)

@@ -277,13 +277,8 @@ class Dot:
         return gx.astype(dtype, copy=False), gy.astype(dtype, copy=False)
 
     def _through_normalize(self, x: NDArray[Any], xn: NDArray[Any], g: NDArray[Any], axis: int) -> Any:
-        """The gradient with respect to ``x`` of ``sum(g * l2_normalize(x))``, TensorFlow's rule."""
-        acc = g.dtype
-        x, xn = x.astype(acc, copy=False), xn.astype(acc, copy=False)
-        s = np.sum(np.square(x), axis=axis, keepdims=True)
-        r = 1.0 / np.sqrt(np.maximum(s, acc.type(self.epsilon)))
-        radial = np.where(s >= self.epsilon, np.sum(xn * g, axis=axis, keepdims=True), 0.0).astype(acc)
-        return r * (g - xn * radial)
+        """The gradient with respect to ``x`` of ``sum(g * l2_normalize(x))``: TensorFlow's rule."""
+        return ops.l2_normalize_grad(x.astype(g.dtype, copy=False), g, axis, self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
         """``{"axes", "normalize", "epsilon"}``; :meth:`from_config` round-trips it."""

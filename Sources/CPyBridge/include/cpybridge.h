@@ -67,6 +67,7 @@ int cpb_interrupt_init(void);
 PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_l2_normalize_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* pairwise.c */

@@ -80,6 +80,20 @@ ssim_status ssim_l2_normalize_f64(const double *x, double *out, int64_t d,
                                   double epsilon, int32_t threads);
 
 /* ---------------------------------------------------------------------------------------------
+ * Gradient through the l2 normalisation: for each row, dx = r(x) · (g − [|x|^2 >= epsilon] · (x^.g) · x^),
+ * the gradient of sum(g * l2_normalize(x)) with respect to x. Operands (strides order): x, g, dx.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_l2_normalize_grad_f16(const ssim_f16 *x, const ssim_f16 *g, ssim_f16 *dx, int64_t d,
+                                       int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                       double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_grad_f32(const float *x, const float *g, float *dx, int64_t d,
+                                       int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                       double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_grad_f64(const double *x, const double *g, double *dx, int64_t d,
+                                       int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                       double epsilon, int32_t threads);
+
+/* ---------------------------------------------------------------------------------------------
  * Fused cosine value and gradient, one pass per row.
  *   c_i = cosine(a_i, b_i);  cos_out[i] = c_i                       (if cos_out != NULL)
  *   da_i = u_i * r(a_i) * (b^_i - [|a_i|^2 >= epsilon] * c_i * a^_i)  (if da != NULL)
