@@ -28,7 +28,8 @@ def run(args) -> int:
         ("dtypes", ", ".join(info["dtypes"]) + " (ints and bools compute in float32)"),
         (
             "threads",
-            f"{info['num_threads']} (default {info['default_num_threads']}; env SWIFTSIM_NUM_THREADS)",
+            f"{info['num_threads']} (default {info['default_num_threads']}: SWIFTSIM_NUM_THREADS, else "
+            "OMP_NUM_THREADS, else the usable CPUs; threadpoolctl limits it)",
         ),
     ]
     for key, value in rows:
