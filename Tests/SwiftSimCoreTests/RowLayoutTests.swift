@@ -1,4 +1,4 @@
-// ParallelTests.swift — the outer index space and the sharing of rows among threads
+// RowLayoutTests.swift — the outer index space and the sharing of rows among threads
 // (Sources/SwiftSimCore/RowLayout.swift, ThreadPool.swift): RowLayout's validation and odometer, parallelRows' blocks,
 // results bitwise independent of the thread count, and ndim 2/3 layouts whose strides cannot be
 // merged giving bit for bit what the same data gives laid out contiguously.
@@ -10,7 +10,7 @@ import Testing
 @testable import SwiftSimCore
 
 @Suite("parallel and row layout")
-struct ParallelTests {
+struct RowLayoutTests {
     // MARK: RowLayout
 
     @Test(
