@@ -148,3 +148,32 @@ import CSwiftSimABI
         cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
         interrupt: interrupt)
 }
+
+// MARK: merge of sharded top-k results
+@c @implementation public func ssim_merge_top_k_f16(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<ssim_f16>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<ssim_f16>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Float16.self)
+}
+@c @implementation public func ssim_merge_top_k_f32(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<Float>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<Float>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Float.self)
+}
+@c @implementation public func ssim_merge_top_k_f64(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<Double>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<Double>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Double.self)
+}

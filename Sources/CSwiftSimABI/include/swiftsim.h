@@ -36,6 +36,7 @@ typedef enum ssim_status {
     SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
     SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
                                       its outputs are unspecified (inputs are never written) */
+    SSIM_ERR_BAD_INDEX = 6,        /* merge_top_k: a candidate index below -1 (the padding mark) */
 } ssim_status;
 
 /** The largest outer rank an operation accepts (NumPy's own limit). */
@@ -184,6 +185,33 @@ ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
                            double epsilon, int32_t assume_normalized, int32_t threads,
                            const int32_t *interrupt);
+
+/* ---------------------------------------------------------------------------------------------
+ * Merge of top-k results computed on shards: for each of the `nq` queries, the `k` best of the
+ * candidates of `nparts` parts, in top_k's order (higher score first; equal scores by lower index;
+ * NaN scores after every number, among themselves by index), written best first to
+ * out_scores[qi * k + t] and out_indices[qi * k + t] (C-contiguous). Part p holds part_k[p] >= 0
+ * candidates per query: candidate t of query qi has its score at
+ *   scores[p] + qi * strides[4p] + t * strides[4p + 1]    and its index at
+ *   indices[p] + qi * strides[4p + 2] + t * strides[4p + 3]   (bytes; any sign).
+ * Index -1 marks padding and is skipped; a query with fewer than k candidates is padded with index -1
+ * and score NaN after them. An index below -1 gives SSIM_ERR_BAD_INDEX (outputs unspecified). Parts
+ * need not be sorted; scores are copied bit for bit, so merging the per-shard top_k results (with
+ * global indices) gives exactly the top_k of the whole corpus. k >= 1. Workspace: k candidates per
+ * thread.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_merge_top_k_f16(int64_t nparts, const ssim_f16 *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 ssim_f16 *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_merge_top_k_f32(int64_t nparts, const float *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 float *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_merge_top_k_f64(int64_t nparts, const double *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 double *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
 
 #ifdef __cplusplus
 }
