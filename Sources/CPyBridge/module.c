@@ -85,6 +85,8 @@ static PyMethodDef methods[] = {
      "pairwise_cosine(x, y, out, epsilon): all-pairs cosine (..., n, d) x (..., m, d) into out (..., n, m)."},
     {"top_k", (PyCFunction)(void (*)(void))cpb_top_k, METH_FASTCALL,
      "top_k(queries, corpus, scores, indices, epsilon, assume_normalized): k best corpus rows per query."},
+    {"merge_top_k", (PyCFunction)(void (*)(void))cpb_merge_top_k, METH_FASTCALL,
+     "merge_top_k(scores_parts, indices_parts, out_scores, out_indices): the k best of sharded top-k results."},
     {NULL, NULL, 0, NULL},
 };
 

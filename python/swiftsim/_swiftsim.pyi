@@ -1,5 +1,7 @@
 """Type stubs for the compiled kernels (swiftsim._swiftsim): ndarray checks, no Keras semantics."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
 def cosine(x1: np.ndarray, x2: np.ndarray, out: np.ndarray, epsilon: float, /) -> None: ...
@@ -25,6 +27,13 @@ def top_k(
     indices: np.ndarray,
     epsilon: float,
     assume_normalized: bool,
+    /,
+) -> None: ...
+def merge_top_k(
+    scores_parts: Sequence[np.ndarray],
+    indices_parts: Sequence[np.ndarray],
+    out_scores: np.ndarray,
+    out_indices: np.ndarray,
     /,
 ) -> None: ...
 def set_num_threads(n: int, /) -> None: ...

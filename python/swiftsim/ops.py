@@ -36,6 +36,7 @@ __all__ = [
     "cosine_similarity_grad",
     "cosine_value_and_grad",
     "l2_normalize",
+    "merge_top_k",
     "pairwise_chunks",
     "pairwise_cosine_similarity",
     "top_k",
@@ -448,3 +449,4 @@ def cosine_similarity_grad(
 
 
 from ._pairwise import pairwise_chunks, pairwise_cosine_similarity, top_k  # noqa: E402
+from ._retrieval import merge_top_k  # noqa: E402

@@ -1,0 +1,273 @@
+"""swiftsim.ops.merge_top_k against float64 NumPy brute force, and against the kernels' own top_k
+results, bit for bit.
+
+The shard tests build every shard's expected result themselves (``top_k`` with ``k = min(k, rows)``,
+padded with -1/NaN where a shard is smaller than ``k``), so they hold whether or not ``top_k`` pads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import swiftsim
+from swiftsim import _swiftsim, ops
+from swiftsim._contract import value_tol
+
+DTYPES = [np.float16, np.float32, np.float64]
+dtype_ids = pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
+
+
+def reference(x, y, eps=1e-12):
+    """float64 cosine of every row pair: (x·y) / (sqrt(max(|x|², ε)) · sqrt(max(|y|², ε)))."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and Inf rows give NaN
+        rx = 1 / np.sqrt(np.maximum((x * x).sum(-1), eps))
+        ry = 1 / np.sqrt(np.maximum((y * y).sum(-1), eps))
+        return (x @ y.T) * rx[:, None] * ry[None, :]
+
+
+def ranked(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of each row's k best: descending, ties to the lower index, NaN last (by index)."""
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def padded(scores: np.ndarray, indices: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A (q, k') result padded to k columns with NaN scores and index -1."""
+    q, have = scores.shape
+    s = np.full((q, k), np.nan, scores.dtype)
+    i = np.full((q, k), -1, np.int64)
+    s[:, :have], i[:, :have] = scores, indices
+    return s, i
+
+
+def shard_results(queries, corpus, k, cuts):
+    """The top_k of each shard corpus[a:b] (k capped at its rows), indices made global."""
+    parts = []
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        s, i = ops.top_k(queries, corpus[a:b], min(k, b - a))
+        parts.append((s, i + a))
+    return parts
+
+
+def tied_corpus(dtype, n_base=30, d=7, seed=0):
+    """Rows 0..n_base, then copies of the first rows (exact ties across shards), a NaN row, an Inf
+    row and a zero row; and queries, one equal to a corpus row."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((n_base, d))
+    base[4] = np.nan
+    base[11, 2] = np.inf
+    base[13] = 0.0
+    corpus = np.vstack([base, base[:17], base[:6]]).astype(dtype)
+    queries = rng.standard_normal((6, d)).astype(dtype)
+    queries[1] = corpus[3]
+    return queries, corpus
+
+
+@pytest.fixture
+def threads():
+    before = swiftsim.get_num_threads()
+    yield swiftsim.set_num_threads
+    swiftsim.set_num_threads(before)
+
+
+# MARK: merge_top_k
+
+
+CUTS = {
+    "one": [0, 53],
+    "uneven": [0, 2, 9, 10, 31, 53],
+    "all_smaller_than_k": [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 53],
+    "singletons_then_rest": [0, 1, 2, 3, 53],
+}
+
+
+@dtype_ids
+@pytest.mark.parametrize("cuts", list(CUTS), ids=str)
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_merge_of_shards_is_the_whole_top_k_bitwise(dtype, cuts, k):
+    queries, corpus = tied_corpus(dtype)
+    parts = shard_results(queries, corpus, k, CUTS[cuts])
+    scores, idx = ops.merge_top_k(parts, k)
+    want_s, want_i = ops.top_k(queries, corpus, k)
+    assert scores.dtype == np.dtype(dtype) and idx.dtype == np.int64 and scores.shape == (6, k)
+    np.testing.assert_array_equal(idx, want_i)
+    np.testing.assert_array_equal(scores.view(np.uint8), want_s.view(np.uint8))  # the bits
+    # Against float64 brute force: the same ranking up to near-ties, the scores within tolerance.
+    ref = reference(queries, corpus)
+    ref_best = np.take_along_axis(ref, ranked(ref, k), 1)
+    tol = 2 * value_tol(dtype, 7)
+    finite = np.isfinite(ref_best)
+    np.testing.assert_allclose(scores.astype(np.float64)[finite], ref_best[finite], rtol=0, atol=tol)
+    np.testing.assert_allclose(np.take_along_axis(ref, idx, 1)[finite], ref_best[finite], rtol=0, atol=tol)
+
+
+@dtype_ids
+def test_merge_pads_when_the_corpus_is_smaller_than_k(dtype):
+    queries, corpus = tied_corpus(dtype)
+    n = corpus.shape[0]
+    parts = shard_results(queries, corpus, 80, CUTS["uneven"])
+    scores, idx = ops.merge_top_k(parts, 80)
+    want_s, want_i = padded(*ops.top_k(queries, corpus, n), 80)
+    np.testing.assert_array_equal(idx, want_i)
+    np.testing.assert_array_equal(scores, want_s)
+    assert (idx[:, n:] == -1).all() and np.isnan(scores[:, n:]).all()
+    # Padded parts (as a padding top_k returns them) merge the same way.
+    again = ops.merge_top_k([padded(s, i, 80) for s, i in parts], 80)
+    np.testing.assert_array_equal(again[1], want_i)
+    np.testing.assert_array_equal(again[0], want_s)
+
+
+def test_merge_ties_across_shards_go_to_the_lower_index(threads):
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((8, 5)).astype(np.float32)
+    corpus = np.concatenate([base] * 300)  # every score 300 times, in every shard
+    q = rng.standard_normal((40, 5)).astype(np.float32)
+    cuts = [0, 7, 500, 501, 1999, 2400]
+    for t in (1, 2):
+        threads(t)
+        parts = shard_results(q, corpus, 700, cuts)
+        s, i = ops.merge_top_k(parts[::-1], 700)  # the parts' order does not matter
+        np.testing.assert_array_equal(i, ops.top_k(q, corpus, 700)[1])
+        full = ops.pairwise_cosine_similarity(q, corpus)
+        np.testing.assert_array_equal(i, ranked(full.astype(np.float64), 700))
+        np.testing.assert_array_equal(s, np.take_along_axis(full, i, 1))
+
+
+def test_merge_orders_unsorted_parts_nan_and_padding():
+    nan = np.nan
+    a = (np.array([[0.5, nan, 0.9, 0.5]]), np.array([[8, 2, 4, 1]]))
+    b = (np.array([[0.9, nan, nan, -1.0]]), np.array([[3, -1, 0, 6]]))
+    s, i = ops.merge_top_k([a, b], 9)
+    np.testing.assert_array_equal(i, [[3, 4, 1, 8, 6, 0, 2, -1, -1]])
+    np.testing.assert_array_equal(s[0, :5], [0.9, 0.9, 0.5, 0.5, -1.0])
+    assert np.isnan(s[0, 5:]).all()
+    s, i = ops.merge_top_k([a, b], 2)
+    np.testing.assert_array_equal(i, [[3, 4]])
+
+
+def test_merge_one_query_parts_of_any_layout_and_integer_indices():
+    queries, corpus = tied_corpus(np.float64)
+    q = queries[2]
+    parts = shard_results(q, corpus, 6, CUTS["uneven"])
+    s, i = ops.merge_top_k(parts, 6)
+    ws, wi = ops.top_k(q, corpus, 6)
+    assert s.shape == i.shape == (6,)
+    np.testing.assert_array_equal(i, wi)
+    np.testing.assert_array_equal(s, ws)
+    # Strided, reversed, Fortran-ordered, big-endian and int32 parts: the same merge.
+    parts2 = shard_results(queries, corpus, 6, CUTS["uneven"])
+    odd = []
+    for p, (sc, ix) in enumerate(parts2):
+        if p == 0:
+            sc, ix = np.asfortranarray(sc), np.asfortranarray(ix)
+        elif p == 1:
+            sc, ix = np.repeat(sc, 2, axis=1)[:, ::2], ix.astype(np.int32)
+        elif p == 2:
+            sc, ix = sc.astype(sc.dtype.newbyteorder()), ix.astype(np.uint16)
+        elif p == 3:
+            sc, ix = sc[:, ::-1], ix[:, ::-1]  # reversed: unsorted
+        odd.append((sc, ix.tolist() if p == 4 else ix))
+    s2, i2 = ops.merge_top_k(odd, 6)
+    np.testing.assert_array_equal(i2, ops.top_k(queries, corpus, 6)[1])
+    np.testing.assert_array_equal(s2, ops.top_k(queries, corpus, 6)[0])
+    empty = ops.merge_top_k([(np.empty((0, 3)), np.empty((0, 3), np.int64))], 4)
+    assert empty[0].shape == empty[1].shape == (0, 4)
+
+
+def test_merge_many_queries_is_the_same_on_any_thread_count(threads):
+    rng = np.random.default_rng(2)
+    q = 5000
+    parts = [
+        (
+            (np.round(rng.standard_normal((q, kk)) * 8) / 8).astype(np.float32),  # many exact ties
+            rng.integers(0, 10**6, (q, kk)),
+        )
+        for kk in (10, 3, 10, 1)
+    ]
+    results = []
+    for t in (1, 2, 3):
+        threads(t)
+        results.append(ops.merge_top_k(parts, 10))
+    for s, i in results[1:]:
+        np.testing.assert_array_equal(s, results[0][0])
+        np.testing.assert_array_equal(i, results[0][1])
+    s_all = np.concatenate([p[0] for p in parts], 1).astype(np.float64)
+    i_all = np.concatenate([p[1] for p in parts], 1)
+    order = np.lexsort((i_all, -s_all), axis=1)[:, :10]
+    np.testing.assert_array_equal(results[0][1], np.take_along_axis(i_all, order, 1))
+
+
+@pytest.mark.parametrize(
+    "parts,k,error,match",
+    [
+        ([], 3, ValueError, "parts is empty"),
+        ("abc", 3, TypeError, "sequence of"),
+        (np.ones((2, 3)), 3, TypeError, "sequence of"),
+        ([np.ones((2, 3))], 3, TypeError, r"parts\[0\] must be a \(scores, indices\) pair, got ndarray"),
+        ([(np.ones((2, 3)),)], 3, TypeError, "of length 1"),
+        (
+            [(np.ones((2, 3), int), np.zeros((2, 3), int))],
+            3,
+            TypeError,
+            "scores of parts.0. have dtype int64",
+        ),
+        ([(np.ones((2, 3)), np.zeros((2, 3)))], 3, TypeError, "indices of parts.0. have dtype float64"),
+        ([(np.ones((2, 3)), np.zeros((2, 3), np.uint64))], 3, TypeError, "uint64"),
+        (
+            [(np.ones((2, 3)), np.zeros((2, 4), int))],
+            3,
+            ValueError,
+            r"\(2, 3\) but indices of shape \(2, 4\)",
+        ),
+        ([(np.ones((1, 2, 3)), np.zeros((1, 2, 3), int))], 3, ValueError, r"expected \(q, k\) or \(k,\)"),
+        (
+            [(np.ones((2, 3)), np.zeros((2, 3), int)), (np.ones((2, 3), np.float32), np.zeros((2, 3), int))],
+            3,
+            TypeError,
+            "float64 scores but parts.1. has float32",
+        ),
+        (
+            [(np.ones((2, 3)), np.zeros((2, 3), int)), (np.ones((4, 3)), np.zeros((4, 3), int))],
+            3,
+            ValueError,
+            r"2 queries .* has 4",
+        ),
+        ([(np.ones((2, 3)), np.zeros((2, 3), int)), (np.ones(3), np.zeros(3, int))], 3, ValueError, "1-D"),
+        ([(np.ones(3), np.zeros(3, int))], 0, ValueError, "at least 1"),
+        ([(np.ones(3), np.zeros(3, int))], True, TypeError, "bool"),
+        ([(np.ones(3), np.zeros(3, int))], 2.0, TypeError, "integer"),
+        ([(np.ones(3), np.array([0, -2, 1]))], 2, ValueError, "index below -1"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_merge_errors(parts, k, error, match):
+    with pytest.raises(error, match=match):
+        ops.merge_top_k(parts, k)
+
+
+def test_merge_shim_checks_again():
+    s, i = np.ones((2, 3)), np.zeros((2, 3), np.int64)
+    out_s, out_i = np.empty((2, 2)), np.empty((2, 2), np.int64)
+    with pytest.raises(TypeError, match="sequence"):
+        _swiftsim.merge_top_k(5, [i], out_s, out_i)
+    with pytest.raises(ValueError, match="as many indices parts"):
+        _swiftsim.merge_top_k([s], [], out_s, out_i)
+    with pytest.raises(TypeError, match="scores part 0 has dtype float32"):
+        _swiftsim.merge_top_k([s.astype(np.float32)], [i], out_s, out_i)
+    with pytest.raises(TypeError, match="indices part 0 must have dtype int64"):
+        _swiftsim.merge_top_k([s], [i.astype(np.int32)], out_s, out_i)
+    with pytest.raises(ValueError, match=r"indices part 0 has shape \(2, 4\), expected \(2, 3\)"):
+        _swiftsim.merge_top_k([s], [np.zeros((2, 4), np.int64)], out_s, out_i)
+    with pytest.raises(ValueError, match=r"scores part 0 has shape \(3, 3\)"):
+        _swiftsim.merge_top_k([np.ones((3, 3))], [np.zeros((3, 3), np.int64)], out_s, out_i)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _swiftsim.merge_top_k([s], [i], np.empty((2, 2)).T, out_i)
+    with pytest.raises(ValueError, match="writeable"):
+        ro = np.empty((2, 2))
+        ro.flags.writeable = False
+        _swiftsim.merge_top_k([s], [i], ro, out_i)
+    with pytest.raises(ValueError, match="at least 1"):
+        _swiftsim.merge_top_k([s], [i], np.empty((2, 0)), np.empty((2, 0), np.int64))
+    with pytest.raises(TypeError, match="numpy.ndarray"):
+        _swiftsim.merge_top_k([[1.0, 2.0]], [i], out_s, out_i)
