@@ -37,6 +37,9 @@ typedef enum ssim_status {
     SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
                                       its outputs are unspecified (inputs are never written) */
     SSIM_ERR_BAD_INDEX = 6,        /* merge_top_k: a candidate index below -1 (the padding mark) */
+    SSIM_ERR_BAD_THRESHOLD = 7,    /* pairs_above: the threshold is NaN */
+    SSIM_CAPACITY_EXCEEDED = 8,    /* pairs_above: more results than the caller's buffers hold; the
+                                      outputs hold the complete rows the call reports (see there) */
 } ssim_status;
 
 /** The largest outer rank an operation accepts (NumPy's own limit). */
@@ -211,6 +214,39 @@ ssim_status ssim_merge_top_k_f32(int64_t nparts, const float *const *scores, con
 ssim_status ssim_merge_top_k_f64(int64_t nparts, const double *const *scores, const int64_t *const *indices,
                                  const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
                                  double *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+
+/* ---------------------------------------------------------------------------------------------
+ * Pairs above a threshold: every (i, j), i in [first_row, n) a row of x and j in [0, m) a row of y,
+ * with j - i >= diagonal and cosine(x_i, y_j) >= threshold, in increasing (i, j). The cosine is the
+ * one ssim_pairwise_cosine_* gives for the pair, bitwise (narrowed to the dtype), and it is compared
+ * with `threshold` rounded to the dtype; NaN scores never pass, a NaN threshold gives
+ * SSIM_ERR_BAD_THRESHOLD. `diagonal` = 1 with y = x gives the pairs i < j; INT64_MIN gives all pairs.
+ * Pair t goes to rows[t], cols[t], scores[t], for t < capacity.
+ * x is processed in passes of at most a few thousand rows, each pass's pairs staged (per thread) and
+ * then written in order. On SSIM_OK, *written pairs were written and *next_row = n. On
+ * SSIM_CAPACITY_EXCEEDED, the first *written pairs are every pair of the rows [first_row, *next_row)
+ * (a pass boundary: call again with first_row = *next_row and fresh buffers to go on), and *found
+ * (> capacity) is how many pairs the call had found when it stopped. Workspace: the packed panels of
+ * one pass of x and of y (at most ~64 MiB), the staged pairs of one pass of x, O(m / 256) bookkeeping.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_pairs_above_f16(const ssim_f16 *x, const ssim_f16 *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, ssim_f16 *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_pairs_above_f32(const float *x, const float *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, float *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_pairs_above_f64(const double *x, const double *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, double *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
                                  const int32_t *interrupt);
 
 #ifdef __cplusplus
