@@ -1,11 +1,13 @@
-"""swiftsim.ops.merge_top_k against float64 NumPy brute force, and against the kernels' own top_k
-results, bit for bit.
+"""swiftsim.ops.merge_top_k and pairs_above against float64 NumPy brute force, and against the kernels'
+own pairwise and top_k results, bit for bit.
 
 The shard tests build every shard's expected result themselves (``top_k`` with ``k = min(k, rows)``,
 padded with -1/NaN where a shard is smaller than ``k``), so they hold whether or not ``top_k`` pads.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import numpy as np
 import pytest
@@ -69,6 +71,13 @@ def threads():
     before = swiftsim.get_num_threads()
     yield swiftsim.set_num_threads
     swiftsim.set_num_threads(before)
+
+
+@pytest.fixture
+def budget():
+    before = swiftsim.config.working_memory
+    yield swiftsim.config
+    swiftsim.config.working_memory = before
 
 
 # MARK: merge_top_k
@@ -271,3 +280,257 @@ def test_merge_shim_checks_again():
         _swiftsim.merge_top_k([s], [i], np.empty((2, 0)), np.empty((2, 0), np.int64))
     with pytest.raises(TypeError, match="numpy.ndarray"):
         _swiftsim.merge_top_k([[1.0, 2.0]], [i], out_s, out_i)
+
+
+# MARK: pairs_above
+
+
+def pairs_of(matrix: np.ndarray, threshold, upper: bool = False):
+    """(rows, cols, scores) of ``matrix >= threshold`` in row-major order (the strict upper triangle)."""
+    keep = matrix >= threshold
+    if upper:
+        keep &= np.triu(np.ones(matrix.shape, bool), 1)
+    r, c = np.nonzero(keep)
+    return r, c, matrix[r, c]
+
+
+def check_against_float64(rows, cols, scores, ref, threshold, dtype, d, upper=False):
+    """Brute force in float64: every pair clearly above the threshold is there, none clearly below,
+    and each score is within the contract's tolerance of its float64 cosine."""
+    tol = value_tol(dtype, d)
+    got = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    sure, _, _ = pairs_of(ref, threshold + tol, upper)
+    sure_c = pairs_of(ref, threshold + tol, upper)[1]
+    assert set(zip(sure.tolist(), sure_c.tolist(), strict=True)) <= got
+    maybe_r, maybe_c, _ = pairs_of(ref, threshold - tol, upper)
+    assert got <= set(zip(maybe_r.tolist(), maybe_c.tolist(), strict=True))
+    if len(rows):
+        np.testing.assert_allclose(scores.astype(np.float64), ref[rows, cols], rtol=0, atol=tol)
+
+
+@dtype_ids
+@pytest.mark.parametrize("shape", [(1, 1, 1), (13, 33, 17), (25, 65, 257), (40, 70, 5)], ids=str)
+@pytest.mark.parametrize("threshold", [-1.0, 0.0, 0.35, 0.9])
+def test_pairs_above_is_the_filtered_pairwise_matrix(dtype, shape, threshold):
+    n, m, d = shape
+    rng = np.random.default_rng(n + m + d)
+    x = rng.standard_normal((n, d)).astype(dtype)
+    y = rng.standard_normal((m, d)).astype(dtype)
+    y[m // 2] = x[n // 2]  # an exact duplicate
+    rows, cols, scores = ops.pairs_above(x, y, threshold=threshold)
+    assert rows.dtype == cols.dtype == np.int64 and scores.dtype == np.dtype(dtype)
+    full = ops.pairwise_cosine_similarity(x, y)
+    want = pairs_of(full, full.dtype.type(threshold))
+    np.testing.assert_array_equal(rows, want[0])
+    np.testing.assert_array_equal(cols, want[1])
+    np.testing.assert_array_equal(scores.view(np.uint8), want[2].view(np.uint8))
+    check_against_float64(rows, cols, scores, reference(x, y), threshold, dtype, d)
+
+
+@dtype_ids
+@pytest.mark.parametrize("n,d", [(1, 3), (2, 3), (45, 9), (140, 33)])
+def test_pairs_above_without_y_is_the_upper_triangle(dtype, n, d):
+    rng = np.random.default_rng(n * d)
+    x = rng.standard_normal((n, d)).astype(dtype)
+    if n > 40:
+        x[30] = x[7]  # duplicates: ties
+        x[31] = x[7]
+        x[12] = np.nan  # in no pair
+        x[13] = 0.0  # cosine 0 with everything
+    rows, cols, scores = ops.pairs_above(x, threshold=0.0)
+    assert (rows < cols).all()
+    full = ops.pairwise_cosine_similarity(x)
+    want = pairs_of(full, 0.0, upper=True)
+    np.testing.assert_array_equal(rows, want[0])
+    np.testing.assert_array_equal(cols, want[1])
+    np.testing.assert_array_equal(scores, want[2])
+    check_against_float64(rows, cols, scores, reference(x, x), 0.0, dtype, d, upper=True)
+    if n > 40:
+        assert 12 not in rows and 12 not in cols
+        assert {(7, 30), (7, 31), (30, 31)} <= set(zip(rows.tolist(), cols.tolist(), strict=True))
+
+
+def test_pairs_above_thresholds_and_special_values():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((20, 4))
+    x[5, 1] = np.nan
+    n_ok = 19 * 18 // 2
+    assert len(ops.pairs_above(x, threshold=-np.inf)[0]) == n_ok  # every pair without the NaN row
+    assert len(ops.pairs_above(x, threshold=np.inf)[0]) == 0
+    assert len(ops.pairs_above(x, threshold=1.5)[0]) == 0
+    # The threshold is rounded to the dtype: a float32 score equal to float32(0.95) is kept.
+    v = np.array([[1.0, 0.0], [0.95, np.sqrt(1 - 0.95**2)]], np.float32)
+    s = ops.pairwise_cosine_similarity(v)[0, 1]
+    rows, _, scores = ops.pairs_above(v, threshold=float(s))
+    assert len(rows) == 1 and scores[0] == s
+    assert len(ops.pairs_above(v, threshold=float(np.nextafter(s, np.float32(2))))[0]) == 0
+    # Zero rows have cosine 0: kept by a threshold of 0; d = 0 is all zero rows.
+    z = np.zeros((3, 4))
+    assert len(ops.pairs_above(z, threshold=0.0)[0]) == 3
+    r, c, sc = ops.pairs_above(np.zeros((3, 0)), np.zeros((2, 0)), threshold=0.0)
+    np.testing.assert_array_equal(r, [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(sc, 0)
+
+
+def test_pairs_above_dtypes_layouts_and_empty_inputs():
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((30, 12))
+    want = ops.pairs_above(base, threshold=0.2)
+    layouts = {
+        "fortran": np.asfortranarray(base),
+        "negative": base[::-1][::-1],
+        "strided": np.repeat(base, 2, axis=1)[:, ::2],
+        "byteswapped": base.astype(base.dtype.newbyteorder()),
+        "list": base.tolist(),
+    }
+    for name, x in layouts.items():
+        got = ops.pairs_above(x, threshold=0.2)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    assert ops.pairs_above(np.arange(12).reshape(3, 4), threshold=0.5)[2].dtype == np.float32
+    mixed = ops.pairs_above(base.astype(np.float32), base.astype(np.float16), threshold=0.5)
+    assert mixed[2].dtype == np.float32
+    for x, y in [(np.empty((0, 3)), None), (np.ones((1, 3)), None), (np.ones((2, 3)), np.empty((0, 3)))]:
+        r, c, s = ops.pairs_above(x, y, threshold=0.0)
+        assert r.shape == c.shape == s.shape == (0,)
+
+
+def test_pairs_above_is_the_same_on_any_thread_count(threads):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((700, 64)).astype(np.float32)
+    y = rng.standard_normal((900, 64)).astype(np.float32)
+    results = []
+    for t in (1, 2, 3):
+        threads(t)
+        results.append((ops.pairs_above(x, y, threshold=0.3), ops.pairs_above(x, threshold=0.3)))
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            for u, v in zip(a, b, strict=True):
+                np.testing.assert_array_equal(u, v)
+    assert len(results[0][0][0]) > 100
+
+
+def test_pairs_above_grows_its_buffers_across_passes():
+    """More pairs than the first buffers hold, found in more than one pass of rows: the buffers grow
+    and the kernel resumes where the first pass that did not fit began."""
+    rng = np.random.default_rng(6)
+    angles = rng.uniform(0, 2 * np.pi, 5000)
+    x = np.stack([np.cos(angles), np.sin(angles)], 1)
+    rows, cols, scores = ops.pairs_above(x, threshold=0.999)
+    assert len(rows) > 2 * (1 << 16)
+    want_r, want_c = [], []
+    for sl, block in ops.pairwise_chunks(x, working_memory=1 << 24):
+        r, c = np.nonzero(
+            (block >= 0.999) & (np.arange(5000)[None, :] > np.arange(sl.start, sl.stop)[:, None])
+        )
+        want_r.append(r + sl.start)
+        want_c.append(c)
+    np.testing.assert_array_equal(rows, np.concatenate(want_r))
+    np.testing.assert_array_equal(cols, np.concatenate(want_c))
+    np.testing.assert_array_equal(scores, ops.pairwise_cosine_similarity(x)[rows, cols])
+
+
+def test_pairs_above_working_memory_refusal(budget):
+    x = np.ones((100, 4), np.float32)  # 4950 pairs, all with cosine 1
+    budget.working_memory = 4950 * 20 - 1
+    fits = r"^pairs_above: the pairs with cosine >= 0.5 do not fit the working-memory budget of 98999 bytes"
+    with pytest.raises(ValueError, match=fits) as err:
+        ops.pairs_above(x, threshold=0.5)
+    message = str(err.value)
+    assert "4949 pairs of 20 bytes" in message and "found so far" in message
+    assert int(message.split(" found so far")[0].split()[-1]) > 4949
+    assert "raise the threshold" in message and "working_memory" in message
+    budget.working_memory = 4950 * 20
+    assert len(ops.pairs_above(x, threshold=0.5)[0]) == 4950
+    budget.working_memory = 1  # no room for one pair: fine while there is none
+    assert len(ops.pairs_above(x, threshold=1.5)[0]) == 0
+
+
+def test_pairs_above_memory_is_bounded():
+    """16384 rows (a 1 GiB float32 matrix): the result's buffers and nothing of O(n·m)."""
+    import tracemalloc
+
+    x = np.broadcast_to(np.linspace(-1, 1, 8, dtype=np.float32)[None], (1 << 14, 8))
+    tracemalloc.start()
+    rows, _, _ = ops.pairs_above(x, threshold=1.5)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(rows) == 0
+    assert peak < 4 << 20
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"threshold": np.nan}, ValueError, "threshold must be a number"),
+        ({"threshold": True}, TypeError, "threshold must be a real number, got bool"),
+        ({"threshold": "0.9"}, TypeError, "threshold must be a real number"),
+        ({"threshold": 0.5, "epsilon": -1.0}, ValueError, "epsilon"),
+        (
+            {"threshold": 0.5, "y": np.ones((2, 5))},
+            ValueError,
+            r"same number of features.*\(3, 4\) and \(2, 5\)",
+        ),
+        ({"threshold": 0.5, "y": np.ones(4)}, ValueError, r"y must have shape \(rows, features\)"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_pairs_above_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ops.pairs_above(np.ones((3, 4)), **kwargs)
+
+
+def test_pairs_above_needs_a_threshold_and_2d_x():
+    with pytest.raises(TypeError, match="threshold"):
+        ops.pairs_above(np.ones((3, 4)))  # type: ignore[call-overload]
+    with pytest.raises(ValueError, match=r"x must have shape \(rows, features\), got \(4,\)"):
+        ops.pairs_above(np.ones(4), threshold=0.5)
+
+
+def test_pairs_above_shim_checks_again():
+    x = np.ones((3, 4))
+    r, c, s = np.empty(5, np.int64), np.empty(5, np.int64), np.empty(5)
+    with pytest.raises(ValueError, match="NaN"):
+        _swiftsim.pairs_above(x, x, r, c, s, float("nan"), 1, 0, 1e-12)
+    with pytest.raises(ValueError, match="first_row"):
+        _swiftsim.pairs_above(x, x, r, c, s, 0.5, 1, 4, 1e-12)
+    with pytest.raises(TypeError, match="diagonal must be an int"):
+        _swiftsim.pairs_above(x, x, r, c, s, 0.5, 1.0, 0, 1e-12)
+    with pytest.raises(ValueError, match=r"cols has shape \(4,\), expected \(5,\)"):
+        _swiftsim.pairs_above(x, x, r, c[:4], s, 0.5, 1, 0, 1e-12)
+    with pytest.raises(ValueError, match="contiguous"):
+        _swiftsim.pairs_above(x, x, r, np.empty(10, np.int64)[::2], s, 0.5, 1, 0, 1e-12)
+    with pytest.raises(TypeError, match="scores has dtype float32"):
+        _swiftsim.pairs_above(x, x, r, c, s.astype(np.float32), 0.5, 1, 0, 1e-12)
+    with pytest.raises(ValueError, match=r"y has shape \(3, 5\)"):
+        _swiftsim.pairs_above(x, np.ones((3, 5)), r, c, s, 0.5, 1, 0, 1e-12)
+    assert _swiftsim.pairs_above(x, x, r, c, s, 0.5, 1, 0, 1e-12) == (3, 3, 3, True)
+    assert _swiftsim.pairs_above(x, x, r[:2], c[:2], s[:2], 0.5, 1, 0, 1e-12) == (0, 3, 0, False)
+
+
+def test_ctrl_c_stops_pairs_above(tmp_path):
+    """A SIGINT during a call of several seconds raises KeyboardInterrupt within 200 ms."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent(
+        """
+        import os, signal, threading, time, numpy as np
+        from swiftsim import ops
+        x = np.random.default_rng(0).standard_normal((60000, 256), dtype=np.float32)
+        sent = []
+        def fire():
+            sent.append(time.perf_counter())
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Timer(0.5, fire).start()
+        try:
+            ops.pairs_above(x, threshold=0.5)
+            print("completed", 0)
+        except KeyboardInterrupt:
+            print("interrupted", time.perf_counter() - sent[0])
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    word, seconds = r.stdout.split()
+    assert word == "interrupted", r.stdout + r.stderr
+    assert float(seconds) < 0.2

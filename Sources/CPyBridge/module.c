@@ -87,6 +87,9 @@ static PyMethodDef methods[] = {
      "top_k(queries, corpus, scores, indices, epsilon, assume_normalized): k best corpus rows per query."},
     {"merge_top_k", (PyCFunction)(void (*)(void))cpb_merge_top_k, METH_FASTCALL,
      "merge_top_k(scores_parts, indices_parts, out_scores, out_indices): the k best of sharded top-k results."},
+    {"pairs_above", (PyCFunction)(void (*)(void))cpb_pairs_above, METH_FASTCALL,
+     "pairs_above(x, y, rows, cols, scores, threshold, diagonal, first_row, epsilon) -> (written, found, "
+     "next_row, complete): every pair with cosine >= threshold."},
     {NULL, NULL, 0, NULL},
 };
 

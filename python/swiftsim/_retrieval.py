@@ -1,11 +1,15 @@
-"""Retrieval beyond one top-k call: merging sharded top-k results.
+"""Retrieval beyond one top-k call: merging sharded top-k results, and every pair above a threshold.
 
-Computed by the Swift kernels of ``swiftsim._swiftsim`` (a bounded heap per query); this module
-validates and shapes.
+Both are computed by the Swift kernels of ``swiftsim._swiftsim`` (a bounded heap per query for the
+merge; the all-pairs GEMM engine with a threshold filter and an ordered, per-pass staging of the
+pairs for ``pairs_above``); this module validates, shapes, and holds ``pairs_above`` to the
+working-memory budget (``swiftsim.config.working_memory``).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from collections.abc import Iterable
 from typing import Any, overload
@@ -14,10 +18,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _swiftsim
+from ._config import config
 from ._typing import ArrayLike, F, Floats
-from ._validation import FLOAT_DTYPES, native
+from ._validation import FLOAT_DTYPES, as_float_array, check_epsilon, common_dtype, kernel_dtype, native
 
-__all__ = ["merge_top_k"]
+__all__ = ["merge_top_k", "pairs_above"]
+
+#: ``diagonal`` for "every pair" (the kernel keeps pairs with ``j - i >= diagonal``).
+ALL_PAIRS = -(2**63)
+#: Pairs the first buffers of ``pairs_above`` hold; they grow 4× at a time up to the budget.
+FIRST_CAPACITY = 1 << 16
 
 
 def _check_k(k: Any) -> int:
@@ -158,3 +168,164 @@ def merge_top_k(parts: Iterable[tuple[ArrayLike, ArrayLike]], k: int) -> tuple[F
     out_indices = np.empty((q, k), np.int64)
     _swiftsim.merge_top_k(scores_parts, indices_parts, out_scores, out_indices)
     return (out_scores[0], out_indices[0]) if single else (out_scores, out_indices)
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a real number, got {type(threshold).__name__}")
+    value = float(threshold)
+    if math.isnan(value):
+        raise ValueError("threshold must be a number, got nan")
+    return value
+
+
+def _format_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+class PairsBudgetError(ValueError):
+    """The pairs found do not fit the memory budget (a ValueError; ``found`` and ``next_row`` say how
+    far the search got)."""
+
+    def __init__(self, message: str, found: int, next_row: int):
+        super().__init__(message)
+        self.found = found
+        self.next_row = next_row
+
+
+def find_pairs(
+    a: NDArray[Any],
+    b: NDArray[Any],
+    threshold: float,
+    epsilon: float,
+    diagonal: int,
+    budget: int,
+    *,
+    max_pairs: int,
+    what: str,
+    advice: str,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats]:
+    """The kernel's pairs of native 2-D ``a``, ``b`` (one dtype) with ``j - i >= diagonal``, in
+    buffers that grow 4× at a time (the kernel resumes at the pass of rows that did not fit) up to
+    ``budget`` bytes (``max_pairs`` bounds the count); beyond it a :class:`PairsBudgetError` whose
+    message starts with ``what`` and ends with ``advice``."""
+    dtype = a.dtype
+    per_pair = 16 + dtype.itemsize
+    limit = budget // per_pair
+    bound = min(limit, max_pairs)
+    cap = min(bound, FIRST_CAPACITY)
+    rows = np.empty(cap, np.int64)
+    cols = np.empty(cap, np.int64)
+    scores = np.empty(cap, dtype)
+    done, first = 0, 0
+    while True:
+        written, found, next_row, complete = _swiftsim.pairs_above(
+            a, b, rows[done:], cols[done:], scores[done:], threshold, diagonal, first, epsilon
+        )
+        if complete:
+            done += written
+            break
+        if cap >= bound:
+            raise PairsBudgetError(
+                f"{what}the pairs with cosine >= {threshold} do not fit the working-memory budget of "
+                f"{budget} bytes ({_format_bytes(budget)}: {limit} pairs of {per_pair} bytes): "
+                f"{done + found} found so far, the search stopped in the rows from {next_row} on; {advice}",
+                done + found,
+                next_row,
+            )
+        done += written
+        first = next_row
+        cap = min(bound, max(4 * cap, done + 2 * (found - written)))
+        for arr in (rows, cols, scores):
+            arr.resize((cap,), refcheck=False)
+    for arr in (rows, cols, scores):
+        arr.resize((done,), refcheck=False)
+    return rows, cols, scores
+
+
+@overload
+def pairs_above(
+    x: NDArray[F], y: NDArray[F] | None = None, *, threshold: float, epsilon: float = 1e-12
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[F]]: ...
+@overload
+def pairs_above(
+    x: ArrayLike, y: ArrayLike | None = None, *, threshold: float, epsilon: float = 1e-12
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats]: ...
+def pairs_above(
+    x: ArrayLike, y: ArrayLike | None = None, *, threshold: float, epsilon: float = 1e-12
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats]:
+    """Every pair of rows whose cosine similarity is at least ``threshold`` (near-duplicates).
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    y : array_like, shape (m, d), optional
+        Default ``x``: then only the pairs ``i < j`` (each unordered pair once, no row with itself).
+    threshold : float
+        The smallest cosine kept, compared in the result's dtype (rounded to it first, as NumPy
+        compares a float32 array with a Python float); NaN is a ValueError.
+    epsilon : float, default 1e-12
+        Floor on each squared norm, as in :func:`pairwise_cosine_similarity`.
+
+    Returns
+    -------
+    (rows, cols, scores) : tuple of ndarray, shape (p,) each
+        ``rows`` and ``cols`` int64 indices into ``x`` and ``y``, sorted by ``(row, col)``;
+        ``scores`` their cosines in [-1, 1], in the inputs' (promoted) float dtype, bitwise
+        ``pairwise_cosine_similarity(x, y)[rows, cols]``. Rows holding NaN or Inf are in no pair.
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, a NaN threshold, or when the pairs found would take more than
+        ``swiftsim.config.working_memory`` bytes (16 bytes of indices plus the score per pair); the
+        message says how many were found so far.
+
+    Notes
+    -----
+    The product is streamed tile by tile through the kernel of :func:`pairwise_cosine_similarity`
+    and a tile row none of whose scores reaches the threshold is rejected with two vector compares,
+    so memory is the result plus the packed panels of one block of rows, never ``n·m``. With
+    ``y=None`` only the tiles on and above the diagonal are computed. The result does not depend on
+    the thread count.
+
+    Examples
+    --------
+    >>> import numpy as np, swiftsim
+    >>> x = np.array([[1., 0.], [0., 1.], [2., 0.01], [1., 1.]])
+    >>> rows, cols, scores = swiftsim.ops.pairs_above(x, threshold=0.7)
+    >>> rows, cols
+    (array([0, 0, 1, 2]), array([2, 3, 3, 3]))
+    >>> scores
+    array([0.9999875 , 0.70710678, 0.70710678, 0.71063343])
+    """
+    eps = check_epsilon(epsilon)
+    thr = _check_threshold(threshold)
+    a = as_float_array(x, "x")
+    b = None if y is None else as_float_array(y, "y")
+    dtype = kernel_dtype(a.dtype, "x") if b is None else common_dtype(a, b, names=("x", "y"))
+    for arr, name in ((a, "x"), (b, "y")):
+        if arr is not None and arr.ndim != 2:
+            raise ValueError(f"{name} must have shape (rows, features), got {arr.shape}")
+    if b is not None and a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"x and y must have the same number of features (last axis): shapes {a.shape} and {b.shape}"
+        )
+    a = native(a, dtype)
+    b = a if b is None else native(b, dtype)
+    n, m = a.shape[0], b.shape[0]
+    return find_pairs(
+        a,
+        b,
+        thr,
+        eps,
+        1 if y is None else ALL_PAIRS,
+        config.working_memory,
+        max_pairs=n * (n - 1) // 2 if y is None else n * m,
+        what="pairs_above: ",
+        advice="raise the threshold, pass x in row blocks, or raise swiftsim.config.working_memory",
+    )

@@ -36,6 +36,18 @@ def merge_top_k(
     out_indices: np.ndarray,
     /,
 ) -> None: ...
+def pairs_above(
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    diagonal: int,
+    first_row: int,
+    epsilon: float,
+    /,
+) -> tuple[int, int, int, bool]: ...
 def set_num_threads(n: int, /) -> None: ...
 def get_num_threads() -> int: ...
 def build_info() -> dict[str, object]: ...

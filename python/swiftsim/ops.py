@@ -37,6 +37,7 @@ __all__ = [
     "cosine_value_and_grad",
     "l2_normalize",
     "merge_top_k",
+    "pairs_above",
     "pairwise_chunks",
     "pairwise_cosine_similarity",
     "top_k",
@@ -449,4 +450,4 @@ def cosine_similarity_grad(
 
 
 from ._pairwise import pairwise_chunks, pairwise_cosine_similarity, top_k  # noqa: E402
-from ._retrieval import merge_top_k  # noqa: E402
+from ._retrieval import merge_top_k, pairs_above  # noqa: E402

@@ -75,6 +75,7 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* retrieval.c */
 PyObject *cpb_merge_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_pairs_above(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
 int32_t cpb_threads(void);
