@@ -1,10 +1,10 @@
 """``python -m swiftsim topk``: the k most similar corpus rows of every query, corpus from disk in tiles.
 
 Both ``.npy`` files are opened memory-mapped, and the corpus is read one tile of rows at a time:
-:func:`swiftsim.ops.top_k` gives each tile's best k (indices shifted by the tile's offset), and a
-running merge keeps the best k so far, ordered by score then by the lower corpus index. Memory is
-the queries, O(q·k) for the results and one tile, so a corpus larger than RAM works. The result
-is the same as one ``top_k`` over the whole corpus: ties go to the lower index, as
+:func:`swiftsim.ops.top_k` gives each tile's best k (indices shifted by the tile's offset), and
+:func:`swiftsim.ops.merge_top_k` keeps the best k so far, in top_k's order. Memory is the queries,
+O(q·k) for the results and one tile, so a corpus larger than RAM works. The result is bitwise the
+same as one ``top_k`` over the whole corpus: ties go to the lower index, as
 ``np.argsort(-scores, kind="stable")`` and ``tf.math.top_k`` order them.
 """
 
@@ -48,19 +48,6 @@ def add_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def merge_topk(
-    best_scores: np.ndarray, best_idx: np.ndarray, scores: np.ndarray, idx: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``k`` of two per-query candidate lists: higher score first, then the lower index.
-
-    NaN scores (a query holding NaN) sort last, as in ``np.argsort``.
-    """
-    s = np.concatenate([best_scores, scores], axis=1)
-    i = np.concatenate([best_idx, idx], axis=1)
-    order = np.lexsort((i, -s), axis=-1)[:, :k]
-    return np.take_along_axis(s, order, 1), np.take_along_axis(i, order, 1)
-
-
 def topk_tiled(
     queries, corpus, k: int, tile: int, epsilon: float, assume_normalized: bool, progress: Progress
 ):
@@ -71,7 +58,7 @@ def topk_tiled(
         block = np.asarray(corpus[start : start + tile])  # reads this tile (a view when not memory-mapped)
         s, i = ops.top_k(queries, block, min(k, block.shape[0]), epsilon, assume_normalized=assume_normalized)
         i = i + start
-        best = (s, i) if best is None else merge_topk(best[0], best[1], s, i, k)
+        best = (s, i) if best is None else ops.merge_top_k([best, (s, i)], k)
         progress.update(1)
     assert best is not None  # n >= k >= 1: at least one tile
     return best
