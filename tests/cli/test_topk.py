@@ -163,7 +163,7 @@ def test_topk_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys, case):
     code, out, err = run(argv, capsys)
     assert_one_line_error(code, err, "topk", *needles)
     assert not (tmp_path / "o.npz").exists()
-    assert not [p for p in os.listdir(tmp_path) if p.startswith(".swiftsim-topk-")]
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".swiftsim-")]
 
 
 def test_topk_as_a_process_bad_shape_and_success(tmp_path):

@@ -11,14 +11,13 @@ same as one ``top_k`` over the whole corpus: ties go to the lower index, as
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
 import numpy as np
 
 from .. import ops
 from .._contract import KERAS2_EPSILON
-from .common import CliError, Progress, fmt_bytes, load_npy
+from .common import CliError, Progress, fmt_bytes, load_npy, save_npz_atomic
 
 DEFAULT_TILE_BYTES = 64 << 20  # a corpus tile of ~64 MiB unless --tile says otherwise
 
@@ -99,26 +98,10 @@ def run(args) -> int:
     with Progress(tiles, "topk", enabled=False if args.no_progress else None) as bar:
         scores, indices = topk_tiled(queries, corpus, args.k, tile, args.epsilon, args.assume_normalized, bar)
     elapsed = time.perf_counter() - t0
-    _save_atomic(args.output, scores=scores, indices=indices)
+    save_npz_atomic(args.output, scores=scores, indices=indices)
     print(
         f"topk: {q} queries x {n} corpus rows (d={d}, {scores.dtype}), k={args.k}, {tiles} tile(s) of "
         f"<= {min(tile, n)} rows: {elapsed:.2f} s, {n / max(elapsed, 1e-9):,.0f} corpus rows/s "
         f"({q * n / max(elapsed, 1e-9):,.0f} similarities/s) -> {args.output}"
     )
     return 0
-
-
-def _save_atomic(path: str, **arrays) -> None:
-    """``np.savez`` to a temporary file beside ``path``, then renamed: never a half-written result."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".swiftsim-topk-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
