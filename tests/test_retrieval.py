@@ -15,6 +15,7 @@ import pytest
 import swiftsim
 from swiftsim import _swiftsim, ops
 from swiftsim._contract import value_tol
+from tests.test_abuse import RNG, retype, run_case
 
 DTYPES = [np.float16, np.float32, np.float64]
 dtype_ids = pytest.mark.parametrize("dtype", DTYPES, ids=lambda t: np.dtype(t).name)
@@ -534,3 +535,104 @@ def test_ctrl_c_stops_pairs_above(tmp_path):
     word, seconds = r.stdout.split()
     assert word == "interrupted", r.stdout + r.stderr
     assert float(seconds) < 0.2
+
+
+# MARK: hostile calls into the shim (each in a fresh interpreter, as tests/test_abuse.py does)
+
+HOSTILE = {
+    "pairs_threshold_retypes_inputs": (
+        "TypeError|ValueError",
+        retype("x", "y"),
+        """
+        x, y = np.ones((5, 8), f32), np.ones((6, 8), f32)
+        r, c, s = np.empty(40, np.int64), np.empty(40, np.int64), np.empty(40, f32)
+        run(lambda: S.pairs_above(x, y, r, c, s, Evil(), -2**63, 0, EPS))
+        """,
+    ),
+    "pairs_epsilon_retypes_scores": (
+        "TypeError",
+        retype("s"),
+        """
+        x = np.ones((5, 8), f32)
+        r, c, s = np.empty(40, np.int64), np.empty(40, np.int64), np.empty(40, f32)
+        run(lambda: S.pairs_above(x, x, r, c, s, 0.5, 1, 0, Evil()))
+        """,
+    ),
+    "pairs_threshold_shrinks_outputs": (
+        "ok|ValueError",
+        "class Evil:\n    def __float__(self):\n        r.shape = (5, 8)\n        return 0.5\n",
+        """
+        x = np.ones((5, 8), f32)
+        r, c, s = np.empty(40, np.int64), np.empty(40, np.int64), np.empty(40, f32)
+        run(lambda: S.pairs_above(x, x, r, c, s, Evil(), 1, 0, EPS))
+        """,
+    ),
+    "pairs_never_write_past_the_capacity": (
+        "ok",
+        "",
+        """
+        x = np.ones((50, 8), f32)  # 1225 pairs i < j, all of cosine 1
+        (r, br, nr), (c, bc, nc) = guarded((100,), np.int64), guarded((100,), np.int64)
+        s, bs, ns = guarded((100,), f32)
+        def check(res):
+            expect(res[3] is False and res[0] <= 100 and res[1] > 100, res)
+            intact(br, nr)
+            intact(bc, nc)
+            intact(bs, ns)
+        run(lambda: S.pairs_above(x, x, r, c, s, 0.5, 1, 0, EPS), check)
+        """,
+    ),
+    "merge_sequence_retypes_outputs": (
+        "TypeError",
+        "",
+        """
+        s1, i1 = np.ones((3, 2), f32), np.zeros((3, 2), np.int64)
+        out_s, out_i = np.empty((3, 2), f32), np.empty((3, 2), np.int64)
+        class Parts:
+            def __iter__(self):
+                out_s.dtype = np.int32
+                return iter([s1])
+        run(lambda: S.merge_top_k(Parts(), [i1], out_s, out_i))
+        """,
+    ),
+    "merge_sequence_reshapes_a_part": (
+        "ok|ValueError",
+        "",
+        """
+        s1, i1 = np.ones((3, 2), f32), np.zeros((3, 2), np.int64)
+        (out_s, bs, ns), (out_i, bi, ni) = guarded((3, 2), f32), guarded((3, 2), np.int64)
+        class Parts:
+            def __iter__(self):
+                i1.shape = (2, 3)
+                return iter([i1])
+        def check(r):
+            intact(bs, ns)
+            intact(bi, ni)
+        run(lambda: S.merge_top_k([s1], Parts(), out_s, out_i), check)
+        """,
+    ),
+    "merge_writes_exactly_q_by_k": (
+        "ok",
+        "",
+        """
+        s1, i1 = np.ones((3, 5), f32), np.arange(15).reshape(3, 5)
+        (out_s, bs, ns), (out_i, bi, ni) = guarded((3, 9), f32), guarded((3, 9), np.int64)
+        def check(r):
+            intact(bs, ns)
+            intact(bi, ni)
+            expect((out_i[:, 5:] == -1).all() and (out_i[:, :5] == i1).all(), out_i)
+        run(lambda: S.merge_top_k((s1,), (i1,), out_s, out_i), check)
+        """,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_calls_raise_or_work(case):
+    expected, evil, code = HOSTILE[case]
+    proc = run_case(RNG + evil + textwrap.dedent(code))
+    detail = f"\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"exit status {proc.returncode}{detail}"
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith(("RAISED", "RETURNED"))]
+    outcome = "ok" if line.startswith("RETURNED") else line.split()[1]
+    assert outcome in expected.split("|"), f"{line}, expected {expected}{detail}"
