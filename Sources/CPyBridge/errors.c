@@ -17,7 +17,7 @@ int cpb_raise_status(ssim_status status, const char *op) {
     case SSIM_ERR_NO_MEMORY:
         PyErr_Format(PyExc_MemoryError, "%s: the kernel could not allocate its workspace", op);
         return -1;
-    case SSIM_ERR_BAD_INDEX:
+    case SSIM_ERR_BAD_CANDIDATE:
         PyErr_Format(PyExc_ValueError, "%s: an index below -1 (-1 marks padding)", op);
         return -1;
     case SSIM_ERR_BAD_THRESHOLD:

@@ -172,6 +172,6 @@ func mergeTopK<T: SimScalar>(
             heap.drain(into: outScores + q &* rk &* size, outIndices + q &* rk, width: rk)
         }
     }
-    for a in at where (base + a.bad).load(as: Bool.self) { return SSIM_ERR_BAD_INDEX }
+    for a in at where (base + a.bad).load(as: Bool.self) { return SSIM_ERR_BAD_CANDIDATE }
     return ssim_flag_is_set(interrupt) ? SSIM_INTERRUPTED : SSIM_OK
 }

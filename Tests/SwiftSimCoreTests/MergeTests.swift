@@ -124,7 +124,7 @@ final class MergeTests: XCTestCase {
     func testArgumentChecks() {
         let p = MergePart<Float>(scores: [1, 0.5], indices: [0, 1], k: 2)
         XCTAssertEqual(mergeCall([p], nq: 1, k: 0).0, SSIM_ERR_BAD_SHAPE)
-        XCTAssertEqual(mergeCall([MergePart<Float>(scores: [1], indices: [-2], k: 1)], nq: 1, k: 1).0, SSIM_ERR_BAD_INDEX)
+        XCTAssertEqual(mergeCall([MergePart<Float>(scores: [1], indices: [-2], k: 1)], nq: 1, k: 1).0, SSIM_ERR_BAD_CANDIDATE)
         XCTAssertEqual(mergeCall([p], nq: 0, k: 3).0, SSIM_OK)
         // No parts, or parts without candidates: every entry is padding.
         for parts in [[], [MergePart<Float>(scores: [], indices: [], k: 0)]] {

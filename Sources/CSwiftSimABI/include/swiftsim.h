@@ -36,9 +36,10 @@ typedef enum ssim_status {
     SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
     SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
                                       its outputs are unspecified (inputs are never written) */
-    SSIM_ERR_BAD_INDEX = 6,        /* merge_top_k: a candidate index below -1 (the padding mark) */
-    SSIM_ERR_BAD_THRESHOLD = 7,    /* pairs_above: the threshold is NaN */
-    SSIM_CAPACITY_EXCEEDED = 8,    /* pairs_above: more results than the caller's buffers hold; the
+    /* 6 is reserved: SSIM_ERR_BAD_INDEX, for top_k's exclusion lists */
+    SSIM_ERR_BAD_CANDIDATE = 7,    /* merge_top_k: a candidate index below -1 (the padding mark) */
+    SSIM_ERR_BAD_THRESHOLD = 8,    /* pairs_above: the threshold is NaN */
+    SSIM_CAPACITY_EXCEEDED = 9,    /* pairs_above: more results than the caller's buffers hold; the
                                       outputs hold the complete rows the call reports (see there) */
 } ssim_status;
 
@@ -198,7 +199,7 @@ ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *
  *   scores[p] + qi * strides[4p] + t * strides[4p + 1]    and its index at
  *   indices[p] + qi * strides[4p + 2] + t * strides[4p + 3]   (bytes; any sign).
  * Index -1 marks padding and is skipped; a query with fewer than k candidates is padded with index -1
- * and score NaN after them. An index below -1 gives SSIM_ERR_BAD_INDEX (outputs unspecified). Parts
+ * and score NaN after them. An index below -1 gives SSIM_ERR_BAD_CANDIDATE (outputs unspecified). Parts
  * need not be sorted; scores are copied bit for bit, so merging the per-shard top_k results (with
  * global indices) gives exactly the top_k of the whole corpus. k >= 1. Workspace: k candidates per
  * thread.
