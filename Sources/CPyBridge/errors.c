@@ -17,6 +17,9 @@ int cpb_raise_status(ssim_status status, const char *op) {
     case SSIM_ERR_NO_MEMORY:
         PyErr_Format(PyExc_MemoryError, "%s: the kernel could not allocate its workspace", op);
         return -1;
+    case SSIM_INTERRUPTED:
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return -1;
     case SSIM_ERR_BAD_CANDIDATE:
         PyErr_Format(PyExc_ValueError, "%s: an index below -1 (-1 marks padding)", op);
         return -1;
@@ -25,9 +28,6 @@ int cpb_raise_status(ssim_status status, const char *op) {
         return -1;
     case SSIM_CAPACITY_EXCEEDED:
         PyErr_Format(PyExc_ValueError, "%s: the result did not fit the buffers it was given", op);
-        return -1;
-    case SSIM_INTERRUPTED:
-        PyErr_SetNone(PyExc_KeyboardInterrupt);
         return -1;
     }
     PyErr_Format(PyExc_RuntimeError, "%s: unknown kernel status %d", op, (int)status);

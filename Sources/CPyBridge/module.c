@@ -78,6 +78,11 @@ static PyMethodDef methods[] = {
      "l2_normalize(x, out, epsilon): rows of x scaled to unit length into out."},
     {"cosine_grad", (PyCFunction)(void (*)(void))cpb_cosine_grad, METH_FASTCALL,
      "cosine_grad(x1, x2, upstream, dx1, dx2, cos, epsilon): fused cosine and gradient."},
+    {"merge_top_k", (PyCFunction)(void (*)(void))cpb_merge_top_k, METH_FASTCALL,
+     "merge_top_k(scores_parts, indices_parts, out_scores, out_indices): the k best of sharded top-k results."},
+    {"pairs_above", (PyCFunction)(void (*)(void))cpb_pairs_above, METH_FASTCALL,
+     "pairs_above(x, y, rows, cols, scores, threshold, diagonal, first_row, epsilon) -> (written, found, "
+     "next_row, complete): every pair with cosine >= threshold."},
     {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int."},
     {"build_info", build_info, METH_NOARGS, "build_info() -> dict describing the compiled kernels."},
@@ -85,11 +90,6 @@ static PyMethodDef methods[] = {
      "pairwise_cosine(x, y, out, epsilon): all-pairs cosine (..., n, d) x (..., m, d) into out (..., n, m)."},
     {"top_k", (PyCFunction)(void (*)(void))cpb_top_k, METH_FASTCALL,
      "top_k(queries, corpus, scores, indices, epsilon, assume_normalized): k best corpus rows per query."},
-    {"merge_top_k", (PyCFunction)(void (*)(void))cpb_merge_top_k, METH_FASTCALL,
-     "merge_top_k(scores_parts, indices_parts, out_scores, out_indices): the k best of sharded top-k results."},
-    {"pairs_above", (PyCFunction)(void (*)(void))cpb_pairs_above, METH_FASTCALL,
-     "pairs_above(x, y, rows, cols, scores, threshold, diagonal, first_row, epsilon) -> (written, found, "
-     "next_row, complete): every pair with cosine >= threshold."},
     {NULL, NULL, 0, NULL},
 };
 
