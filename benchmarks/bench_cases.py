@@ -900,6 +900,148 @@ def case_top_k(L: Libs, q: int, n: int, d: int, k: int = 10, dtype=np.float32) -
     )
 
 
+def near_duplicates(n: int, d: int, seed: int = 7) -> np.ndarray:
+    """Gaussian rows, a tenth of them noisy copies of other rows (cosine about 0.995 with their
+    source; some sources are copied twice), so a de-duplication threshold of 0.9 finds about n/10
+    pairs and random pairs (cosines ~ N(0, 1/d)) none."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    dup = rng.choice(n, n // 10, replace=False)
+    src = rng.integers(0, n, dup.size)
+    keep = src != dup
+    x[dup[keep]] = x[src[keep]] + 0.1 * rng.standard_normal((int(keep.sum()), d), dtype=np.float32)
+    return x
+
+
+def _pairs_sorted(rows, cols, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, scores)`` as int64, int64, float64 arrays of the pairs i < j, sorted by (i, j)."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    scores = np.asarray(scores, np.float64)
+    keep = rows < cols
+    rows, cols, scores = rows[keep], cols[keep], scores[keep]
+    order = np.lexsort((cols, rows))
+    return rows[order], cols[order], scores[order]
+
+
+def case_pairs_above(L: Libs, n: int, d: int, threshold: float = 0.9, dtype=np.float32) -> Case:
+    x = near_duplicates(n, d).astype(dtype, copy=False)
+    tol = tol_for(dtype, d)
+
+    def reference():
+        """float64 keys (i·n + j) and cosines of every pair i < j within tol of the threshold or above."""
+        unit = _normalize_np(x.astype(np.float64))
+        keys, vals = [], []
+        step = max(1, (1 << 24) // n)
+        for s in range(0, n, step):
+            block = unit[s : s + step] @ unit.T
+            r, c = np.nonzero(block >= threshold - tol)
+            r += s
+            upper = c > r
+            keys.append(r[upper] * n + c[upper])
+            vals.append(block[r[upper] - s, c[upper]])
+        return np.concatenate(keys), np.concatenate(vals)
+
+    ref = _lazy(reference)
+
+    def check(r):
+        """Every pair clearly above the threshold found, none clearly below, scores within tolerance."""
+        rows, cols, scores = _pairs_sorted(*r)
+        keys, vals = ref()
+        got = rows * n + cols
+        at = np.searchsorted(keys, got)
+        at_ok = at < keys.size
+        if not at_ok.all() or not (keys[at] == got).all():
+            return math.inf  # a pair below threshold - tol
+        if not np.isin(keys[vals >= threshold + tol], got).all():
+            return math.inf  # a pair clearly above the threshold is missing
+        return float(np.max(np.abs(scores - vals[at]))) if got.size else 0.0
+
+    pa = L.ss.ops.pairs_above
+
+    def np_pairs(p):
+        u = _normalize_np(p)
+        rows, cols, vals = [], [], []
+        step = max(1, (1 << 24) // n)
+        for s in range(0, n, step):
+            block = u[s : s + step] @ u[s:].T  # the upper part only: columns from s on
+            r, c = np.nonzero(block >= threshold)
+            upper = c > r
+            rows.append(r[upper] + s)
+            cols.append(c[upper] + s)
+            vals.append(block[r[upper], c[upper]])
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+    impls = [
+        Impl("swiftsim pairs_above", "swiftsim", lambda: lambda: pa(x, threshold=threshold)),
+        Impl("numpy normalize + blocked matmul + nonzero", "numpy", lambda: lambda: np_pairs(x)),
+    ]
+    if L.sklearn is not None:
+        neighbors = importlib.import_module("sklearn.neighbors")
+
+        def sk_call():
+            nn = neighbors.NearestNeighbors(
+                radius=1.0 - threshold, metric="cosine", algorithm="brute", n_jobs=L.threads
+            ).fit(x)
+            return nn.radius_neighbors(x, return_distance=True)
+
+        def sk_result(r):
+            dist, ind = r
+            counts = np.fromiter((len(i) for i in ind), np.int64, len(ind))
+            rows = np.repeat(np.arange(len(ind)), counts)
+            cols = np.concatenate(ind) if len(ind) else np.empty(0, np.int64)
+            return rows, cols, 1.0 - np.concatenate(dist).astype(np.float64)
+
+        impls.append(
+            Impl(
+                "sklearn radius_neighbors (cosine, brute)",
+                "sklearn",
+                lambda: sk_call,
+                sk_result,
+                note="fit + radius_neighbors(radius = 1 - threshold); both orders of each pair",
+            )
+        )
+    if L.faiss is not None:
+        faiss = L.faiss
+
+        def faiss_call():
+            u = _normalize_np(x.astype(np.float32, copy=False))
+            index = faiss.IndexFlatIP(d)
+            index.add(u)
+            return index.range_search(u, threshold)
+
+        def faiss_result(r):
+            lims, dist, ind = r
+            rows = np.repeat(np.arange(n), np.diff(np.asarray(lims, np.int64)))
+            return rows, ind, dist
+
+        impls.append(
+            Impl(
+                "faiss IndexFlatIP range_search (normalize inside)",
+                "faiss",
+                lambda: faiss_call,
+                faiss_result,
+                note="inner product > threshold on unit rows; both orders of each pair",
+            )
+        )
+    return Case(
+        name=f"pairs_above_{np.dtype(dtype).name}_{n}x{d}_t{threshold:g}",
+        group="pairs_above",
+        title=f"pairs_above  {np.dtype(dtype).name} {x.shape}, y=None, threshold {threshold:g}, "
+        "near-duplicates",
+        bytes_min=x.nbytes,
+        impls=impls,
+        check=check,
+        tol=tol,
+        flops=float(n) * n * d,
+        stream_limit=False,
+        notes=[
+            "compute-bound (half a matrix product): no streaming limit; GFLOP/s counts n·n·d (the pairs "
+            "i < j); the other libraries compute both orders of each pair",
+            "check: every pair above threshold + tol found, none below threshold - tol, scores within tol",
+        ],
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # the plan
 
@@ -911,6 +1053,7 @@ def plan(quick: bool) -> list[tuple[str, str, str | None, Callable[[Libs], Case]
     wide = 2_000 if quick else 10_000
     pw = (1024, 1024, 768) if quick else (4096, 4096, 768)
     tk = (64, 20_000, 768) if quick else (256, 100_000, 768)
+    pa = (4_000, 128) if quick else (20_000, 256)
     f32, f16, f64 = np.float32, np.float16, np.float64
     return [
         (f"cos_float32_{big}x128", "cosine_similarity", None, lambda L: case_cosine(L, big, 128, f32)),
@@ -939,6 +1082,12 @@ def plan(quick: bool) -> list[tuple[str, str, str | None, Callable[[Libs], Case]
             lambda L: case_pairwise(L, *pw),
         ),
         (f"topk_float32_{tk[0]}q_{tk[1]}x{tk[2]}_k10", "top_k", "ops.top_k", lambda L: case_top_k(L, *tk)),
+        (
+            f"pairs_above_float32_{pa[0]}x{pa[1]}_t0.9",
+            "pairs_above",
+            "ops.pairs_above",
+            lambda L: case_pairs_above(L, *pa),
+        ),
     ]
 
 

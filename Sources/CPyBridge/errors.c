@@ -20,6 +20,15 @@ int cpb_raise_status(ssim_status status, const char *op) {
     case SSIM_INTERRUPTED:
         PyErr_SetNone(PyExc_KeyboardInterrupt);
         return -1;
+    case SSIM_ERR_BAD_CANDIDATE:
+        PyErr_Format(PyExc_ValueError, "%s: an index below -1 (-1 marks padding)", op);
+        return -1;
+    case SSIM_ERR_BAD_THRESHOLD:
+        PyErr_Format(PyExc_ValueError, "%s: threshold must be a number, got NaN", op);
+        return -1;
+    case SSIM_CAPACITY_EXCEEDED:
+        PyErr_Format(PyExc_ValueError, "%s: the result did not fit the buffers it was given", op);
+        return -1;
     }
     PyErr_Format(PyExc_RuntimeError, "%s: unknown kernel status %d", op, (int)status);
     return -1;

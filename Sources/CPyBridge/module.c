@@ -80,6 +80,11 @@ static PyMethodDef methods[] = {
      "l2_normalize_grad(x, upstream, dx, epsilon): the gradient of sum(upstream * l2_normalize(x)) into dx."},
     {"cosine_grad", (PyCFunction)(void (*)(void))cpb_cosine_grad, METH_FASTCALL,
      "cosine_grad(x1, x2, upstream, dx1, dx2, cos, epsilon): fused cosine and gradient."},
+    {"merge_top_k", (PyCFunction)(void (*)(void))cpb_merge_top_k, METH_FASTCALL,
+     "merge_top_k(scores_parts, indices_parts, out_scores, out_indices): the k best of sharded top-k results."},
+    {"pairs_above", (PyCFunction)(void (*)(void))cpb_pairs_above, METH_FASTCALL,
+     "pairs_above(x, y, rows, cols, scores, threshold, diagonal, first_row, epsilon) -> (written, found, "
+     "next_row, complete): every pair with cosine >= threshold."},
     {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int."},
     {"build_info", build_info, METH_NOARGS, "build_info() -> dict describing the compiled kernels."},

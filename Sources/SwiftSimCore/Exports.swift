@@ -168,3 +168,71 @@ import CSwiftSimABI
         cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
         interrupt: interrupt)
 }
+
+// MARK: merge of sharded top-k results
+@c @implementation public func ssim_merge_top_k_f16(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<ssim_f16>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<ssim_f16>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Float16.self)
+}
+@c @implementation public func ssim_merge_top_k_f32(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<Float>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<Float>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Float.self)
+}
+@c @implementation public func ssim_merge_top_k_f64(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<Double>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<Double>?,
+    _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Double.self)
+}
+
+// MARK: pairs above a threshold
+@c @implementation public func ssim_pairs_above_f16(
+    _ x: UnsafePointer<ssim_f16>?, _ y: UnsafePointer<ssim_f16>?, _ n: Int64, _ m: Int64, _ d: Int64, _ xRowStride: Int64,
+    _ xElemStride: Int64, _ yRowStride: Int64, _ yElemStride: Int64, _ threshold: Double, _ diagonal: Int64, _ firstRow: Int64,
+    _ epsilon: Double, _ capacity: Int64, _ rows: UnsafeMutablePointer<Int64>?, _ cols: UnsafeMutablePointer<Int64>?,
+    _ scores: UnsafeMutablePointer<ssim_f16>?, _ written: UnsafeMutablePointer<Int64>?, _ found: UnsafeMutablePointer<Int64>?,
+    _ nextRow: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    pairsAbove(
+        f16(x), f16(y), n: n, m: m, d: d, xRowStride: xRowStride, xElemStride: xElemStride, yRowStride: yRowStride,
+        yElemStride: yElemStride, threshold: threshold, diagonal: diagonal, firstRow: firstRow, epsilon: epsilon, capacity: capacity,
+        rows: rows, cols: cols, scores: f16(scores), written: written, found: found, nextRow: nextRow, threads: threads,
+        interrupt: interrupt)
+}
+@c @implementation public func ssim_pairs_above_f32(
+    _ x: UnsafePointer<Float>?, _ y: UnsafePointer<Float>?, _ n: Int64, _ m: Int64, _ d: Int64, _ xRowStride: Int64,
+    _ xElemStride: Int64, _ yRowStride: Int64, _ yElemStride: Int64, _ threshold: Double, _ diagonal: Int64, _ firstRow: Int64,
+    _ epsilon: Double, _ capacity: Int64, _ rows: UnsafeMutablePointer<Int64>?, _ cols: UnsafeMutablePointer<Int64>?,
+    _ scores: UnsafeMutablePointer<Float>?, _ written: UnsafeMutablePointer<Int64>?, _ found: UnsafeMutablePointer<Int64>?,
+    _ nextRow: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    pairsAbove(
+        x, y, n: n, m: m, d: d, xRowStride: xRowStride, xElemStride: xElemStride, yRowStride: yRowStride, yElemStride: yElemStride,
+        threshold: threshold, diagonal: diagonal, firstRow: firstRow, epsilon: epsilon, capacity: capacity, rows: rows, cols: cols,
+        scores: scores, written: written, found: found, nextRow: nextRow, threads: threads, interrupt: interrupt)
+}
+@c @implementation public func ssim_pairs_above_f64(
+    _ x: UnsafePointer<Double>?, _ y: UnsafePointer<Double>?, _ n: Int64, _ m: Int64, _ d: Int64, _ xRowStride: Int64,
+    _ xElemStride: Int64, _ yRowStride: Int64, _ yElemStride: Int64, _ threshold: Double, _ diagonal: Int64, _ firstRow: Int64,
+    _ epsilon: Double, _ capacity: Int64, _ rows: UnsafeMutablePointer<Int64>?, _ cols: UnsafeMutablePointer<Int64>?,
+    _ scores: UnsafeMutablePointer<Double>?, _ written: UnsafeMutablePointer<Int64>?, _ found: UnsafeMutablePointer<Int64>?,
+    _ nextRow: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    pairsAbove(
+        x, y, n: n, m: m, d: d, xRowStride: xRowStride, xElemStride: xElemStride, yRowStride: yRowStride, yElemStride: yElemStride,
+        threshold: threshold, diagonal: diagonal, firstRow: firstRow, epsilon: epsilon, capacity: capacity, rows: rows, cols: cols,
+        scores: scores, written: written, found: found, nextRow: nextRow, threads: threads, interrupt: interrupt)
+}

@@ -1,5 +1,7 @@
 """Type stubs for the compiled kernels (swiftsim._swiftsim): ndarray checks, no Keras semantics."""
 
+from collections.abc import Sequence
+
 import numpy as np
 
 def cosine(x1: np.ndarray, x2: np.ndarray, out: np.ndarray, epsilon: float, /) -> None: ...
@@ -28,6 +30,25 @@ def top_k(
     assume_normalized: bool,
     /,
 ) -> None: ...
+def merge_top_k(
+    scores_parts: Sequence[np.ndarray],
+    indices_parts: Sequence[np.ndarray],
+    out_scores: np.ndarray,
+    out_indices: np.ndarray,
+    /,
+) -> None: ...
+def pairs_above(
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    diagonal: int,
+    first_row: int,
+    epsilon: float,
+    /,
+) -> tuple[int, int, int, bool]: ...
 def set_num_threads(n: int, /) -> None: ...
 def get_num_threads() -> int: ...
 def build_info() -> dict[str, object]: ...

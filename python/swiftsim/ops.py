@@ -37,6 +37,8 @@ __all__ = [
     "cosine_value_and_grad",
     "l2_normalize",
     "l2_normalize_grad",
+    "merge_top_k",
+    "pairs_above",
     "pairwise_chunks",
     "pairwise_cosine_similarity",
     "top_k",
@@ -513,3 +515,4 @@ def cosine_similarity_grad(
 
 
 from ._pairwise import pairwise_chunks, pairwise_cosine_similarity, top_k  # noqa: E402
+from ._retrieval import merge_top_k, pairs_above  # noqa: E402

@@ -18,7 +18,7 @@ def test_console_script_points_to_main():
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["info"], ["demo"], ["compare"], ["topk"]], ids=lambda c: c[0] if c else "top"
+    "command", [[], ["info"], ["demo"], ["compare"], ["topk"], ["pairs"]], ids=lambda c: c[0] if c else "top"
 )
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -29,7 +29,7 @@ def test_every_subcommand_has_help(command, capsys):
     if command:
         assert "options:" in out
     else:
-        for sub in ("info", "demo", "compare", "topk"):
+        for sub in ("info", "demo", "compare", "topk", "pairs"):
             assert sub in out
 
 

@@ -37,12 +37,10 @@ def tied_inputs(dtype, seed=0):
     return queries, corpus
 
 
-def test_merge_keeps_ties_to_the_lower_index():
-    best_s = np.array([[0.9, 0.5, 0.5]])
-    best_i = np.array([[3, 1, 7]])
-    new_s = np.array([[0.9, 0.5, 0.2]])
-    new_i = np.array([[10, 8, 12]])
-    s, i = topk.merge_topk(best_s, best_i, new_s, new_i, 4)
+def test_the_running_merge_keeps_ties_to_the_lower_index():
+    best = (np.array([[0.9, 0.5, 0.5]]), np.array([[3, 1, 7]]))
+    new = (np.array([[0.9, 0.5, 0.2]]), np.array([[10, 8, 12]]))
+    s, i = ops.merge_top_k([best, new], 4)  # what topk_tiled merges tiles with
     np.testing.assert_array_equal(s, [[0.9, 0.9, 0.5, 0.5]])
     np.testing.assert_array_equal(i, [[3, 10, 1, 7]])
 
@@ -165,7 +163,7 @@ def test_topk_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys, case):
     code, out, err = run(argv, capsys)
     assert_one_line_error(code, err, "topk", *needles)
     assert not (tmp_path / "o.npz").exists()
-    assert not [p for p in os.listdir(tmp_path) if p.startswith(".swiftsim-topk-")]
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".swiftsim-")]
 
 
 def test_topk_as_a_process_bad_shape_and_success(tmp_path):

@@ -74,6 +74,10 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
 PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
+/* retrieval.c */
+PyObject *cpb_merge_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *cpb_pairs_above(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
 /* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
 int32_t cpb_threads(void);
 #define CPB_GIL_RELEASE_ELEMENTS 4096

@@ -36,6 +36,11 @@ typedef enum ssim_status {
     SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
     SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
                                       its outputs are unspecified (inputs are never written) */
+    /* 6 is reserved: SSIM_ERR_BAD_INDEX, for top_k's exclusion lists */
+    SSIM_ERR_BAD_CANDIDATE = 7,    /* merge_top_k: a candidate index below -1 (the padding mark) */
+    SSIM_ERR_BAD_THRESHOLD = 8,    /* pairs_above: the threshold is NaN */
+    SSIM_CAPACITY_EXCEEDED = 9,    /* pairs_above: more results than the caller's buffers hold; the
+                                      outputs hold the complete rows the call reports (see there) */
 } ssim_status;
 
 /** The largest outer rank an operation accepts (NumPy's own limit). */
@@ -198,6 +203,66 @@ ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
                            double epsilon, int32_t assume_normalized, int32_t threads,
                            const int32_t *interrupt);
+
+/* ---------------------------------------------------------------------------------------------
+ * Merge of top-k results computed on shards: for each of the `nq` queries, the `k` best of the
+ * candidates of `nparts` parts, in top_k's order (higher score first; equal scores by lower index;
+ * NaN scores after every number, among themselves by index), written best first to
+ * out_scores[qi * k + t] and out_indices[qi * k + t] (C-contiguous). Part p holds part_k[p] >= 0
+ * candidates per query: candidate t of query qi has its score at
+ *   scores[p] + qi * strides[4p] + t * strides[4p + 1]    and its index at
+ *   indices[p] + qi * strides[4p + 2] + t * strides[4p + 3]   (bytes; any sign).
+ * Index -1 marks padding and is skipped; a query with fewer than k candidates is padded with index -1
+ * and score NaN after them. An index below -1 gives SSIM_ERR_BAD_CANDIDATE (outputs unspecified). Parts
+ * need not be sorted; scores are copied bit for bit, so merging the per-shard top_k results (with
+ * global indices) gives exactly the top_k of the whole corpus. k >= 1. Workspace: k candidates per
+ * thread.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_merge_top_k_f16(int64_t nparts, const ssim_f16 *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 ssim_f16 *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_merge_top_k_f32(int64_t nparts, const float *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 float *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_merge_top_k_f64(int64_t nparts, const double *const *scores, const int64_t *const *indices,
+                                 const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                 double *out_scores, int64_t *out_indices, int32_t threads,
+                                 const int32_t *interrupt);
+
+/* ---------------------------------------------------------------------------------------------
+ * Pairs above a threshold: every (i, j), i in [first_row, n) a row of x and j in [0, m) a row of y,
+ * with j - i >= diagonal and cosine(x_i, y_j) >= threshold, in increasing (i, j). The cosine is the
+ * one ssim_pairwise_cosine_* gives for the pair, bitwise (narrowed to the dtype), and it is compared
+ * with `threshold` rounded to the dtype; NaN scores never pass, a NaN threshold gives
+ * SSIM_ERR_BAD_THRESHOLD. `diagonal` = 1 with y = x gives the pairs i < j; INT64_MIN gives all pairs.
+ * Pair t goes to rows[t], cols[t], scores[t], for t < capacity.
+ * x is processed in passes of at most a few thousand rows, each pass's pairs staged (per thread) and
+ * then written in order. On SSIM_OK, *written pairs were written and *next_row = n. On
+ * SSIM_CAPACITY_EXCEEDED, the first *written pairs are every pair of the rows [first_row, *next_row)
+ * (a pass boundary: call again with first_row = *next_row and fresh buffers to go on), and *found
+ * (> capacity) is how many pairs the call had found when it stopped. Workspace: the packed panels of
+ * one pass of x and of y (at most ~64 MiB), the staged pairs of one pass of x, O(m / 256) bookkeeping.
+ * ------------------------------------------------------------------------------------------- */
+ssim_status ssim_pairs_above_f16(const ssim_f16 *x, const ssim_f16 *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, ssim_f16 *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_pairs_above_f32(const float *x, const float *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, float *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                 const int32_t *interrupt);
+ssim_status ssim_pairs_above_f64(const double *x, const double *y, int64_t n, int64_t m, int64_t d,
+                                 int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                 int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                 double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, double *scores,
+                                 int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                 const int32_t *interrupt);
 
 #ifdef __cplusplus
 }

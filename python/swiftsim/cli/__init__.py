@@ -1,9 +1,11 @@
-"""The ``swiftsim`` command (``python -m swiftsim``): build info, a demo, a check against TensorFlow, top-k.
+"""The ``swiftsim`` command (``python -m swiftsim``): build info, a demo, a check against TensorFlow, top-k,
+near-duplicate pairs.
 
     python -m swiftsim info                     what was compiled: versions, CPU target, SIMD width, threads
     python -m swiftsim demo [--plot PNG]        the three Keras cosine-similarity patterns, next to TensorFlow
     python -m swiftsim compare [--x1 A.npy --x2 B.npy] [--axis N] [--keras 2|3 | --epsilon E]
     python -m swiftsim topk QUERIES.npy CORPUS.npy -k K -o OUT.npz
+    python -m swiftsim pairs CORPUS.npy --threshold T -o PAIRS.npz
 
 Exit status: 0 success, 1 ``compare`` found a value outside the contract's tolerance, 2 a usage
 error, a bad file or shape, or a missing optional dependency (one line on stderr, no traceback).
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import common, compare, demo, info, topk
+from . import common, compare, demo, info, pairs, topk
 
 __all__ = ["main", "build_parser"]
 
@@ -41,10 +43,18 @@ TOPK_DESCRIPTION = (
     "Both .npy files are memory-mapped and the corpus is scored one tile of rows at a time, so it "
     "may be larger than RAM. Writes an .npz with 'scores' (q, k) and 'indices' (q, k, int64)."
 )
+PAIRS_HELP = "semantic de-duplication: every pair of corpus rows with cosine >= a threshold"
+PAIRS_DESCRIPTION = (
+    "Every pair i < j of corpus rows whose cosine is >= --threshold, sorted by (i, j). The .npy corpus "
+    "is memory-mapped and compared in blocks of rows against every later row, the product streamed "
+    "tile by tile, so it may be larger than RAM; memory is the pairs found (capped by --working-memory) "
+    "and a few MiB. Writes an .npz with 'rows', 'cols' (int64), 'scores' (the corpus dtype) and "
+    "'threshold'. Ctrl-C stops it cleanly: nothing is written, exit status 130."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``swiftsim`` argument parser: one subcommand each for info, demo, compare and topk."""
+    """The ``swiftsim`` argument parser: one subcommand each for info, demo, compare, topk and pairs."""
     parser = argparse.ArgumentParser(
         prog="swiftsim",
         description=DESCRIPTION,
@@ -67,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("topk", help=TOPK_HELP, description=TOPK_DESCRIPTION)
     topk.add_arguments(p)
     p.set_defaults(func=topk.run)
+
+    p = sub.add_parser("pairs", help=PAIRS_HELP, description=PAIRS_DESCRIPTION)
+    pairs.add_arguments(p)
+    p.set_defaults(func=pairs.run)
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,6 +47,26 @@ def load_npy(path: str, what: str, *, mmap: bool = True) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise CliError(f"{what}: {path} has dtype {arr.dtype}; expected a float, integer or bool array")
     return arr
+
+
+def save_npz_atomic(path: str, **arrays) -> None:
+    """``np.savez`` to a temporary file beside ``path``, then renamed: never a half-written result.
+
+    The temporary file (``.swiftsim-*.npz``) is removed on any failure, a Ctrl-C included; an
+    :class:`OSError` becomes a :class:`CliError`.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".swiftsim-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def import_tensorflow(command: str):

@@ -1,24 +1,23 @@
 """``python -m swiftsim topk``: the k most similar corpus rows of every query, corpus from disk in tiles.
 
 Both ``.npy`` files are opened memory-mapped, and the corpus is read one tile of rows at a time:
-:func:`swiftsim.ops.top_k` gives each tile's best k (indices shifted by the tile's offset), and a
-running merge keeps the best k so far, ordered by score then by the lower corpus index. Memory is
-the queries, O(q·k) for the results and one tile, so a corpus larger than RAM works. The result
-is the same as one ``top_k`` over the whole corpus: ties go to the lower index, as
+:func:`swiftsim.ops.top_k` gives each tile's best k (indices shifted by the tile's offset), and
+:func:`swiftsim.ops.merge_top_k` keeps the best k so far, in top_k's order. Memory is the queries,
+O(q·k) for the results and one tile, so a corpus larger than RAM works. The result is bitwise the
+same as one ``top_k`` over the whole corpus: ties go to the lower index, as
 ``np.argsort(-scores, kind="stable")`` and ``tf.math.top_k`` order them.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 
 import numpy as np
 
 from .. import ops
 from .._contract import KERAS2_EPSILON
-from .common import CliError, Progress, fmt_bytes, load_npy
+from .common import CliError, Progress, fmt_bytes, load_npy, save_npz_atomic
 
 DEFAULT_TILE_BYTES = 64 << 20  # a corpus tile of ~64 MiB unless --tile says otherwise
 
@@ -48,19 +47,6 @@ def add_arguments(p) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def merge_topk(
-    best_scores: np.ndarray, best_idx: np.ndarray, scores: np.ndarray, idx: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``k`` of two per-query candidate lists: higher score first, then the lower index.
-
-    NaN scores (a query holding NaN) sort last, as in ``np.argsort``.
-    """
-    s = np.concatenate([best_scores, scores], axis=1)
-    i = np.concatenate([best_idx, idx], axis=1)
-    order = np.lexsort((i, -s), axis=-1)[:, :k]
-    return np.take_along_axis(s, order, 1), np.take_along_axis(i, order, 1)
-
-
 def topk_tiled(
     queries, corpus, k: int, tile: int, epsilon: float, assume_normalized: bool, progress: Progress
 ):
@@ -71,7 +57,7 @@ def topk_tiled(
         block = np.asarray(corpus[start : start + tile])  # reads this tile (a view when not memory-mapped)
         s, i = ops.top_k(queries, block, min(k, block.shape[0]), epsilon, assume_normalized=assume_normalized)
         i = i + start
-        best = (s, i) if best is None else merge_topk(best[0], best[1], s, i, k)
+        best = (s, i) if best is None else ops.merge_top_k([best, (s, i)], k)
         progress.update(1)
     assert best is not None  # n >= k >= 1: at least one tile
     return best
@@ -112,26 +98,10 @@ def run(args) -> int:
     with Progress(tiles, "topk", enabled=False if args.no_progress else None) as bar:
         scores, indices = topk_tiled(queries, corpus, args.k, tile, args.epsilon, args.assume_normalized, bar)
     elapsed = time.perf_counter() - t0
-    _save_atomic(args.output, scores=scores, indices=indices)
+    save_npz_atomic(args.output, scores=scores, indices=indices)
     print(
         f"topk: {q} queries x {n} corpus rows (d={d}, {scores.dtype}), k={args.k}, {tiles} tile(s) of "
         f"<= {min(tile, n)} rows: {elapsed:.2f} s, {n / max(elapsed, 1e-9):,.0f} corpus rows/s "
         f"({q * n / max(elapsed, 1e-9):,.0f} similarities/s) -> {args.output}"
     )
     return 0
-
-
-def _save_atomic(path: str, **arrays) -> None:
-    """``np.savez`` to a temporary file beside ``path``, then renamed: never a half-written result."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".swiftsim-topk-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
