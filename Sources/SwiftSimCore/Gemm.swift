@@ -134,7 +134,14 @@ func rowScale<T: SimScalar>(
 )
     -> (factor: T.Acc, r: T.Acc)
 {
-    let s = sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d)
+    rowScale(squaredNorm: sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d), row, d, es, epsilon: epsilon, T.self)
+}
+
+/// `rowScale` of a row whose squared norm `s` (summed as sumSquares sums it) is known.
+@inline(__always)
+func rowScale<T: SimScalar>(
+    squaredNorm s: T.Acc, _ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: EpsilonFloor<T.Acc>, _: T.Type
+) -> (factor: T.Acc, r: T.Acc) {
     if s.isFinite {
         let r = UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r
         // The epilogue forms r_i · r_j: a scale beyond √max (a row below about 1e-19 in float32, or a
@@ -143,6 +150,61 @@ func rowScale<T: SimScalar>(
         return smallRowScale(row, d, es, r: r, epsilon: epsilon, T.self)
     }
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
+}
+
+/// `rowScale` of four contiguous rows (`rowStride` bytes apart) into scales[0..<4] and factors[0..<4]:
+/// each row's squared norm is summed with exactly the operations of `sumSquares` (two registers over
+/// pairs of registers, one register, the lane tree, a scalar tail), the four rows in lockstep so that
+/// their eight FMA chains overlap instead of waiting on each other. Returns whether a factor is not 1.
+@inline(__always)
+func rowScales4<T: SimScalar>(
+    _ row: UnsafeRawPointer, rowStride: Int, _ d: Int, epsilon: EpsilonFloor<T.Acc>, scales: UnsafeMutablePointer<T.Acc>,
+    factors: UnsafeMutablePointer<T.Acc>, _: T.Type
+) -> Bool {
+    let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, step = w &* size
+    let p0 = row, p1 = row + rowStride, p2 = row + 2 &* rowStride, p3 = row + 3 &* rowStride
+    var a0 = T.Vec(), a1 = T.Vec(), b0 = T.Vec(), b1 = T.Vec(), c0 = T.Vec(), c1 = T.Vec(), e0 = T.Vec(), e1 = T.Vec()
+    var i = 0
+    while i &+ 2 &* w <= d {
+        let o = i &* size
+        var x = T.load(p0 + o), y = T.load(p0 + (o &+ step))
+        a0 = a0.madd(x, x); a1 = a1.madd(y, y)
+        x = T.load(p1 + o); y = T.load(p1 + (o &+ step))
+        b0 = b0.madd(x, x); b1 = b1.madd(y, y)
+        x = T.load(p2 + o); y = T.load(p2 + (o &+ step))
+        c0 = c0.madd(x, x); c1 = c1.madd(y, y)
+        x = T.load(p3 + o); y = T.load(p3 + (o &+ step))
+        e0 = e0.madd(x, x); e1 = e1.madd(y, y)
+        i &+= 2 &* w
+    }
+    if i &+ w <= d {
+        let o = i &* size
+        var x = T.load(p0 + o)
+        a0 = a0.madd(x, x)
+        x = T.load(p1 + o); b0 = b0.madd(x, x)
+        x = T.load(p2 + o); c0 = c0.madd(x, x)
+        x = T.load(p3 + o); e0 = e0.madd(x, x)
+        i &+= w
+    }
+    let (sa, sb, sc) = T.hsum3(a0 + a1, b0 + b1, c0 + c1)
+    var sums = (sa, sb, sc, T.hsum(e0 + e1))
+    let rows = (p0, p1, p2, p3)
+    var scaled = false
+    withUnsafeMutableBytes(of: &sums) { raw in
+        let s = raw.baseAddress!.assumingMemoryBound(to: T.Acc.self)
+        withUnsafeBytes(of: rows) { rp in
+            let p = rp.baseAddress!.assumingMemoryBound(to: UnsafeRawPointer.self)
+            for r in 0..<4 {
+                let t = p[r].assumingMemoryBound(to: T.self)
+                for j in i..<d { let v = T.widen(t[j]); s[r] = s[r].madd(v, v) }
+                let sc = rowScale(squaredNorm: s[r], p[r], d, size, epsilon: epsilon, T.self)
+                scales[r] = sc.r
+                factors[r] = sc.factor
+                scaled = scaled || sc.factor != 1
+            }
+        }
+    }
+    return scaled
 }
 
 /// The other rare branch of `rowScale`: a row whose inverse norm exceeds √max. It is multiplied by a
@@ -444,6 +506,153 @@ func microKernel2x1<V: SIMD>(
         c[0] = c0a
         c[1] = c1a
     }
+}
+
+// MARK: narrow micro-kernels
+
+/// Tiles of fewer rows than `gemmMR` for the top-k streaming path, whose few queries are the broadcast
+/// side: `rows` (1, 2, 4 or 8, at most gemmMR) × gemmNRV registers, the same FMA chains from zero as
+/// `microKernel` (so the same bits for each lane), the same tile layout c[r·NRV + v].
+@inline(__always)
+func narrowKernel<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    if rows == gemmMR { return microKernel(a, b, kc, c, accumulate: accumulate) }
+    switch rows {
+    case 1: narrowKernel1(a, b, kc, c, accumulate: accumulate)
+    case 2: narrowKernel2(a, b, kc, c, accumulate: accumulate)
+    case 4: narrowKernel4(a, b, kc, c, accumulate: accumulate)
+    default: narrowKernel8(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+/// The narrow tile widths: the smallest of 1, 2, 4, 8 and gemmMR that holds `rows` (at most gemmMR) rows.
+@inline(__always) func narrowWidth(_ rows: Int) -> Int {
+    let r = min(rows, gemmMR)
+    for w in [1, 2, 4, 8] where r <= w && w < gemmMR { return w }
+    return gemmMR
+}
+
+/// Stores (or adds) one tile row's accumulators.
+@inline(__always)
+func storeTileRow<V: SIMD>(_ c: UnsafeMutablePointer<V>, _ row: Int, _ x: V, _ y: V, accumulate: Bool) where V.Scalar: FloatingPoint {
+    let i = row &* gemmNRV
+    if accumulate {
+        c[i] += x
+        if gemmNRV > 1 { c[i &+ 1] += y }
+    } else {
+        c[i] = x
+        if gemmNRV > 1 { c[i &+ 1] = y }
+    }
+}
+
+/// The 1-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        let s = V(repeating: pa[0])
+        c0a = c0a.madd(s, b0)
+        if two { c0b = c0b.madd(s, b1) }
+        pa += 1
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+}
+
+/// The 2-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        pa += 2
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+}
+
+/// The 4-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel4<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V(), c2a = V(), c2b = V(), c3a = V(), c3b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0); if two { c2b = c2b.madd(s, b1) }
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0); if two { c3b = c3b.madd(s, b1) }
+        pa += 4
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+    storeTileRow(c, 2, c2a, c2b, accumulate: accumulate)
+    storeTileRow(c, 3, c3a, c3b, accumulate: accumulate)
+}
+
+/// The 8-row tile (see `narrowKernel`; used where gemmMR > 8).
+@inline(never)
+func narrowKernel8<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V(), c2a = V(), c2b = V(), c3a = V(), c3b = V()
+    var c4a = V(), c4b = V(), c5a = V(), c5b = V(), c6a = V(), c6b = V(), c7a = V(), c7b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0); if two { c2b = c2b.madd(s, b1) }
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0); if two { c3b = c3b.madd(s, b1) }
+        s = V(repeating: pa[4]); c4a = c4a.madd(s, b0); if two { c4b = c4b.madd(s, b1) }
+        s = V(repeating: pa[5]); c5a = c5a.madd(s, b0); if two { c5b = c5b.madd(s, b1) }
+        s = V(repeating: pa[6]); c6a = c6a.madd(s, b0); if two { c6b = c6b.madd(s, b1) }
+        s = V(repeating: pa[7]); c7a = c7a.madd(s, b0); if two { c7b = c7b.madd(s, b1) }
+        pa += 8
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+    storeTileRow(c, 2, c2a, c2b, accumulate: accumulate)
+    storeTileRow(c, 3, c3a, c3b, accumulate: accumulate)
+    storeTileRow(c, 4, c4a, c4b, accumulate: accumulate)
+    storeTileRow(c, 5, c5a, c5b, accumulate: accumulate)
+    storeTileRow(c, 6, c6a, c6b, accumulate: accumulate)
+    storeTileRow(c, 7, c7a, c7b, accumulate: accumulate)
 }
 
 // MARK: epilogues
