@@ -152,20 +152,19 @@ func rowScale<T: SimScalar>(
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
 }
 
-/// `rowScale` of four contiguous rows (`rowStride` bytes apart) into scales[0..<4] and factors[0..<4]:
-/// each row's squared norm is summed with exactly the operations of `sumSquares` (two registers over
-/// pairs of registers, one register, the lane tree, a scalar tail), the four rows in lockstep so that
-/// their eight FMA chains overlap instead of waiting on each other. Returns whether a factor is not 1.
+/// Advances the sumSquares states of four contiguous rows (`rowStride` bytes apart; two registers per
+/// row in `state`, row after row) over the pairs of registers starting at the elements of `pairs`, then
+/// one register at element `single` (when ≥ 0): SumSquaresState's own operations, chunk by chunk, the four
+/// rows in lockstep so that their eight FMA chains overlap.
 @inline(__always)
-func rowScales4<T: SimScalar>(
-    _ row: UnsafeRawPointer, rowStride: Int, _ d: Int, epsilon: EpsilonFloor<T.Acc>, scales: UnsafeMutablePointer<T.Acc>,
-    factors: UnsafeMutablePointer<T.Acc>, _: T.Type
-) -> Bool {
+func sumSquaresStep4<T: SimScalar>(
+    _ row: UnsafeRawPointer, rowStride: Int, pairs: Range<Int>, single: Int, state: UnsafeMutablePointer<T.Vec>, _: T.Type
+) {
     let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, step = w &* size
     let p0 = row, p1 = row + rowStride, p2 = row + 2 &* rowStride, p3 = row + 3 &* rowStride
-    var a0 = T.Vec(), a1 = T.Vec(), b0 = T.Vec(), b1 = T.Vec(), c0 = T.Vec(), c1 = T.Vec(), e0 = T.Vec(), e1 = T.Vec()
-    var i = 0
-    while i &+ 2 &* w <= d {
+    var a0 = state[0], a1 = state[1], b0 = state[2], b1 = state[3], c0 = state[4], c1 = state[5], e0 = state[6], e1 = state[7]
+    var i = pairs.lowerBound
+    while i < pairs.upperBound {
         let o = i &* size
         var x = T.load(p0 + o), y = T.load(p0 + (o &+ step))
         a0 = a0.madd(x, x); a1 = a1.madd(y, y)
@@ -177,32 +176,57 @@ func rowScales4<T: SimScalar>(
         e0 = e0.madd(x, x); e1 = e1.madd(y, y)
         i &+= 2 &* w
     }
-    if i &+ w <= d {
-        let o = i &* size
+    if single >= 0 {
+        let o = single &* size
         var x = T.load(p0 + o)
         a0 = a0.madd(x, x)
         x = T.load(p1 + o); b0 = b0.madd(x, x)
         x = T.load(p2 + o); c0 = c0.madd(x, x)
         x = T.load(p3 + o); e0 = e0.madd(x, x)
+    }
+    state[0] = a0; state[1] = a1; state[2] = b0; state[3] = b1
+    state[4] = c0; state[5] = c1; state[6] = e0; state[7] = e1
+}
+
+/// `rowScale` of `count` rows (row i at `row + i·rowStride`, elements `es` bytes apart) whose squared norms
+/// `sums` are known, into scales and factors: a register of rows at a time for the common case (a finite
+/// squared norm whose scale is at most √max: correctly rounded vector square roots and divisions, the
+/// bits UnitScale gives one row at a time), `rowScale` for the rest. Returns whether a factor is not 1.
+@inline(__always)
+func rowScales<T: SimScalar>(
+    sums: UnsafePointer<T.Acc>, count: Int, _ row: UnsafeRawPointer, rowStride: Int, _ d: Int, _ es: Int,
+    epsilon: EpsilonFloor<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, factors: UnsafeMutablePointer<T.Acc>, _: T.Type
+) -> Bool {
+    let w = T.Vec.scalarCount, limit = T.Acc.greatestFiniteMagnitude.squareRoot()
+    var scaled = false, i = 0
+    while i &+ w <= count {
+        var rare: UInt32
+        if T.Acc.self == Float.self {
+            rare = ssim_inverse_norms_f32x16(
+                UnsafeRawPointer(sums + i).assumingMemoryBound(to: Float.self), Float(epsilon.floor), Float(epsilon.clampedScale),
+                Float(limit), UnsafeMutableRawPointer(scales + i).assumingMemoryBound(to: Float.self))
+        } else {
+            rare = ssim_inverse_norms_f64x8(
+                UnsafeRawPointer(sums + i).assumingMemoryBound(to: Double.self), Double(epsilon.floor),
+                Double(epsilon.clampedScale), Double(limit), UnsafeMutableRawPointer(scales + i).assumingMemoryBound(to: Double.self))
+        }
+        for l in 0..<w { factors[i &+ l] = 1 }
+        while rare != 0 {
+            let l = rare.trailingZeroBitCount
+            rare &= rare &- 1
+            let sc = rowScale(squaredNorm: sums[i &+ l], row + (i &+ l) &* rowStride, d, es, epsilon: epsilon, T.self)
+            scales[i &+ l] = sc.r
+            factors[i &+ l] = sc.factor
+            scaled = scaled || sc.factor != 1
+        }
         i &+= w
     }
-    let (sa, sb, sc) = T.hsum3(a0 + a1, b0 + b1, c0 + c1)
-    var sums = (sa, sb, sc, T.hsum(e0 + e1))
-    let rows = (p0, p1, p2, p3)
-    var scaled = false
-    withUnsafeMutableBytes(of: &sums) { raw in
-        let s = raw.baseAddress!.assumingMemoryBound(to: T.Acc.self)
-        withUnsafeBytes(of: rows) { rp in
-            let p = rp.baseAddress!.assumingMemoryBound(to: UnsafeRawPointer.self)
-            for r in 0..<4 {
-                let t = p[r].assumingMemoryBound(to: T.self)
-                for j in i..<d { let v = T.widen(t[j]); s[r] = s[r].madd(v, v) }
-                let sc = rowScale(squaredNorm: s[r], p[r], d, size, epsilon: epsilon, T.self)
-                scales[r] = sc.r
-                factors[r] = sc.factor
-                scaled = scaled || sc.factor != 1
-            }
-        }
+    while i < count {
+        let sc = rowScale(squaredNorm: sums[i], row + i &* rowStride, d, es, epsilon: epsilon, T.self)
+        scales[i] = sc.r
+        factors[i] = sc.factor
+        scaled = scaled || sc.factor != 1
+        i &+= 1
     }
     return scaled
 }
@@ -653,6 +677,90 @@ func narrowKernel8<V: SIMD>(
     storeTileRow(c, 5, c5a, c5b, accumulate: accumulate)
     storeTileRow(c, 6, c6a, c6b, accumulate: accumulate)
     storeTileRow(c, 7, c7a, c7b, accumulate: accumulate)
+}
+
+/// Tiles of 1, 2 or 4 rows over the columns of two tiles at once, for targets with two registers per
+/// tile (gemmNRV == 2): `b` is a slice laid out [k][2·NR] (four registers per k) and the sums go to two
+/// tiles of the usual layout, c and c + gemmTileVectors. The same FMA chains as `microKernel` (the same
+/// bits per lane), twice as many of them at once: with one or two queries, `narrowKernel`'s few chains
+/// wait on the FMA latency.
+@inline(__always)
+func wideKernel<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    switch rows {
+    case 1: wideKernel1(a, b, kc, c, accumulate: accumulate)
+    case 2: wideKernel2(a, b, kc, c, accumulate: accumulate)
+    default: wideKernel4(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+@inline(never)
+func wideKernel1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 1, a, b, kc, c, accumulate: accumulate)
+}
+
+@inline(never)
+func wideKernel2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 2, a, b, kc, c, accumulate: accumulate)
+}
+
+@inline(never)
+func wideKernel4<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 4, a, b, kc, c, accumulate: accumulate)
+}
+
+/// The body of the wide tiles; `rows` is a constant in each caller, so its tests fold away.
+@inline(__always)
+func wideKernelBody<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var x0 = V(), x1 = V(), x2 = V(), x3 = V()
+    var y0 = V(), y1 = V(), y2 = V(), y3 = V()
+    var z0 = V(), z1 = V(), z2 = V(), z3 = V()
+    var u0 = V(), u1 = V(), u2 = V(), u3 = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self), b1 = pb.load(fromByteOffset: step, as: V.self)
+        let b2 = pb.load(fromByteOffset: 2 &* step, as: V.self), b3 = pb.load(fromByteOffset: 3 &* step, as: V.self)
+        var s = V(repeating: pa[0])
+        x0 = x0.madd(s, b0); x1 = x1.madd(s, b1); x2 = x2.madd(s, b2); x3 = x3.madd(s, b3)
+        if rows > 1 {
+            s = V(repeating: pa[1])
+            y0 = y0.madd(s, b0); y1 = y1.madd(s, b1); y2 = y2.madd(s, b2); y3 = y3.madd(s, b3)
+        }
+        if rows > 2 {
+            s = V(repeating: pa[2])
+            z0 = z0.madd(s, b0); z1 = z1.madd(s, b1); z2 = z2.madd(s, b2); z3 = z3.madd(s, b3)
+            s = V(repeating: pa[3])
+            u0 = u0.madd(s, b0); u1 = u1.madd(s, b1); u2 = u2.madd(s, b2); u3 = u3.madd(s, b3)
+        }
+        pa += rows
+        pb += 4 &* step
+    }
+    let c1 = c + gemmTileVectors
+    storeTileRow(c, 0, x0, x1, accumulate: accumulate)
+    storeTileRow(c1, 0, x2, x3, accumulate: accumulate)
+    if rows > 1 {
+        storeTileRow(c, 1, y0, y1, accumulate: accumulate)
+        storeTileRow(c1, 1, y2, y3, accumulate: accumulate)
+    }
+    if rows > 2 {
+        storeTileRow(c, 2, z0, z1, accumulate: accumulate)
+        storeTileRow(c1, 2, z2, z3, accumulate: accumulate)
+        storeTileRow(c, 3, u0, u1, accumulate: accumulate)
+        storeTileRow(c1, 3, u2, u3, accumulate: accumulate)
+    }
 }
 
 // MARK: epilogues

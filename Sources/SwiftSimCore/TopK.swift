@@ -257,7 +257,7 @@ struct TopKCall<T: SimScalar> {
     /// Offsets of one worker's pieces in the workspace.
     struct WorkerLayout {
         var scores = 0, indices = 0, counts = 0, thresholds = 0, merge = 0
-        var tiles = 0, cScales = 0, cFactors = 0, corpus = 0, slot = 0
+        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, corpus = 0, slot = 0
     }
 
     /// Lays the workspace out, allocates it, then runs the passes of queries through the chosen path
@@ -270,15 +270,15 @@ struct TopKCall<T: SimScalar> {
         let heapBytes = kept &* (acc &+ 8) &+ 16
         let qPass = max(mr, min(bl.xPass, gemmPackBytes / max(1, t &* heapBytes) / mr &* mr))
         let panelsPerPass = (qPass &+ mr &- 1) / mr
-        let blockRows = stream ? nr : bl.blockPanels &* nr
+        let blockRows = stream ? 2 &* nr : bl.blockPanels &* nr  // streaming: one group (streamPass)
         let pair = MemoryLayout<(T.Acc, Int64)>.stride
         let contiguous = corpus.elemStride == MemoryLayout<T>.stride
         // The workspace, laid out once (offsets), then allocated: query panels and scales; per worker its
         // heaps, its merge scratch, its tiles, and one packed corpus block (packed) or one slice (streaming)
         // with the scales of its rows.
         var plan = WorkspacePlan()
-        let tileCount = stream ? panelsPerPass &* gemmTileVectors : bl.tileVectors
-        let corpusElements = stream ? gemmKC &* nr : blockRows &* max(rd, 1)
+        let tileCount = stream ? max(2, panelsPerPass) &* gemmTileVectors : bl.tileVectors
+        let corpusElements = stream ? gemmKC &* blockRows : blockRows &* max(rd, 1)
         guard let panelBytes = checkedProduct(qPass, rd, acc), let heapScoreBytes = checkedProduct(qPass, kept, acc),
             let heapIndexBytes = checkedProduct(qPass, kept, 8), let mergeBytes = checkedProduct(t, kept, pair),
             let corpusBytes = checkedProduct(corpusElements, acc)
@@ -289,7 +289,8 @@ struct TopKCall<T: SimScalar> {
                 scores: plan.reserve(heapScoreBytes), indices: plan.reserve(heapIndexBytes), counts: plan.reserve(qPass &* 8),
                 thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
                 tiles: plan.reserve(tileCount &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
-                cFactors: plan.reserve(blockRows &* acc), corpus: plan.reserve(corpusBytes),
+                cFactors: plan.reserve(blockRows &* acc), sums: plan.reserve(blockRows &* acc),
+                states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0), corpus: plan.reserve(corpusBytes),
                 slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0))
         }
         guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
@@ -352,120 +353,205 @@ struct TopKCall<T: SimScalar> {
 
     // MARK: streaming path
 
-    /// One pass over the corpus for the pass's queries, the corpus split by runs of NR rows over the threads.
+    /// One pass over the corpus for the pass's queries: the corpus split by groups of rows over the
+    /// threads, each group's norms, slices and tiles computed by one thread. A group is one tile wide
+    /// (NR rows), or two (`wide`: one panel of at most four queries on a target with two registers per
+    /// tile, whose few FMA chains would otherwise wait on the FMA latency).
+    ///
+    /// A full group of contiguous rows takes the fast route: per K block and per register of rows (16
+    /// Float or 8 Double rows), the rows' squared norms are advanced over the block (sumSquares's own
+    /// operations, its state kept per row) and the same, now L1-resident, elements are transposed into
+    /// the slice, while the next group is prefetched into L2; the norms are finished after the last block.
+    /// A row whose scale needs a factor (rare) sends the group through the general route again: scales
+    /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
+    /// take the general route directly.
     func streamPass(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
         let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr
         let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
         packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
-        let groups = (corpus.rows &+ nr &- 1) / nr
-        let perTask = max(1, min(64, groups / max(1, 8 &* threads)))
-        let contiguous = corpus.elemStride == MemoryLayout<T>.stride
+        let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
+        let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
+        let groups = (corpus.rows &+ gs &- 1) / gs
+        let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
+        let contiguous = corpus.elemStride == size
+        let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
             let at = workers[worker]
             let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
             let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
             let cFactors = (base + at.cFactors).assumingMemoryBound(to: T.Acc.self)
+            let sums = (base + at.sums).assumingMemoryBound(to: T.Acc.self)
+            let states = (base + at.states).assumingMemoryBound(to: T.Vec.self)
             let slice = (base + at.corpus).assumingMemoryBound(to: T.Acc.self)
             let slot = contiguous ? nil : base + at.slot
             let sink = sink(heaps[worker], pass)
-            for g in (task &* perTask)..<min(groups, (task &+ 1) &* perTask) {
-                if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
-                let j0 = g &* nr, count = min(nr, corpus.rows &- j0)
-                // The rows' scales: the first read of the rows, which leaves them in cache.
-                var scaled = false, r0 = 0
-                if normalize && contiguous {
-                    while r0 &+ 4 <= count {
-                        let s4 = rowScales4(
-                            corpus.row(j0 &+ r0), rowStride: corpus.rowStride, d, epsilon: epsilon, scales: cScales + r0,
-                            factors: cFactors + r0, T.self)
-                        scaled = scaled || s4
-                        r0 &+= 4
-                    }
-                }
-                for r in r0..<count {
-                    if normalize {
-                        let sc = rowScale(corpus.row(j0 &+ r), d, corpus.elemStride, epsilon: epsilon, slot: slot, T.self)
-                        cScales[r] = sc.r
-                        cFactors[r] = sc.factor
-                        scaled = scaled || sc.factor != 1
-                    } else {
-                        cScales[r] = 1
-                        cFactors[r] = 1
-                    }
-                }
-                for r in count..<nr {
-                    cScales[r] = 0
-                    cFactors[r] = 0
-                }
-                let vectors = contiguous && !scaled && count == nr
-                var pc = 0
-                repeat {
-                    let kc = min(gemmKC, d &- pc)
-                    transposeSlice(
-                        first: j0, count: count, k0: pc, kc: kc, factors: cFactors, vectors: vectors, into: slice)
+            // The products of the group's slices with every query panel, K block by K block.
+            @inline(__always) func multiply(_ pc: Int, _ kc: Int) {
+                if wide {
+                    wideKernel(
+                        rows: lastWidth, UnsafePointer(pass.panels + pc &* lastWidth), UnsafePointer(slice), kc, tiles,
+                        accumulate: pc > 0)
+                } else {
                     for p in 0..<panels {
-                        let w = p == panels &- 1 ? lastWidth : mr
+                        let pw = p == panels &- 1 ? lastWidth : mr
                         narrowKernel(
-                            rows: w, UnsafePointer(pass.panels + p &* mr &* d + pc &* w), UnsafePointer(slice), kc,
+                            rows: pw, UnsafePointer(pass.panels + p &* mr &* d + pc &* pw), UnsafePointer(slice), kc,
                             tiles + p &* gemmTileVectors, accumulate: pc > 0)
                     }
-                    pc &+= gemmKC
-                } while pc < d
-                for p in 0..<panels {
-                    selectTile(
-                        tiles + p &* gemmTileVectors, rx: pass.scales + p &* mr, ry: cScales, rows: min(mr, pass.rows &- p &* mr),
-                        cols: count, firstQuery: p &* mr, firstIndex: j0, sink: sink, T.self)
+                }
+            }
+            for g in (task &* perTask)..<min(groups, (task &+ 1) &* perTask) {
+                if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
+                let j0 = g &* gs, count = min(gs, corpus.rows &- j0)
+                var general = !(contiguous && count == gs)
+                if !general {
+                    // The fast route (see above). `ahead`: the next group, fetched into L2 meanwhile.
+                    let ahead = g &+ 1 < groups ? gs &* corpus.rowStride : 0
+                    if normalize { states.initialize(repeating: T.Vec(), count: 2 &* gs) }
+                    var pc = 0
+                    repeat {
+                        let kc = min(gemmKC, d &- pc)
+                        for h in 0..<(gs / w) {
+                            let rows = corpus.row(j0 &+ h &* w)
+                            if normalize {
+                                let end = min(pc &+ kc, pairsEnd)
+                                for r in stride(from: 0, to: w, by: 4) {
+                                    sumSquaresStep4(
+                                        rows + r &* corpus.rowStride, rowStride: corpus.rowStride, pairs: pc..<max(pc, end),
+                                        single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
+                                        state: states + 2 &* (h &* w &+ r), T.self)
+                                }
+                            }
+                            var k = 0
+                            while k &+ w <= kc {
+                                transposeRows(rows + (pc &+ k) &* size, corpus.rowStride, slice + (k &* gs &+ h &* w), gs, ahead: ahead)
+                                k &+= w
+                            }
+                        }
+                        transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
+                        multiply(pc, kc)
+                        pc &+= gemmKC
+                    } while pc < d
+                    if normalize {
+                        finishSumSquares(states, rows: gs, first: j0, tailFrom: d / w &* w, into: sums)
+                        general = rowScales(
+                            sums: sums, count: gs, corpus.row(j0), rowStride: corpus.rowStride, d, size, epsilon: epsilon,
+                            scales: cScales, factors: cFactors, T.self)
+                    } else {
+                        for r in 0..<gs { cScales[r] = 1 }
+                    }
+                }
+                if general {
+                    // The general route: scales first, then the scaled elements one by one.
+                    for r in 0..<count {
+                        if normalize {
+                            let sc = rowScale(corpus.row(j0 &+ r), d, corpus.elemStride, epsilon: epsilon, slot: slot, T.self)
+                            cScales[r] = sc.r
+                            cFactors[r] = sc.factor
+                        } else {
+                            cScales[r] = 1
+                            cFactors[r] = 1
+                        }
+                    }
+                    for r in count..<gs {
+                        cScales[r] = 0
+                        cFactors[r] = 0
+                    }
+                    var pc = 0
+                    repeat {
+                        let kc = min(gemmKC, d &- pc)
+                        transposeTail(first: j0, count: count, k0: pc, from: 0, to: kc, width: gs, factors: cFactors, into: slice)
+                        multiply(pc, kc)
+                        pc &+= gemmKC
+                    } while pc < d
+                }
+                if wide {
+                    for h in 0..<2 where count > h &* nr {
+                        selectTile(
+                            tiles + h &* gemmTileVectors, rx: pass.scales, ry: cScales + h &* nr, rows: pass.rows,
+                            cols: min(nr, count &- h &* nr), firstQuery: 0, firstIndex: j0 &+ h &* nr, sink: sink, T.self)
+                    }
+                } else {
+                    for p in 0..<panels {
+                        selectTile(
+                            tiles + p &* gemmTileVectors, rx: pass.scales + p &* mr, ry: cScales, rows: min(mr, pass.rows &- p &* mr),
+                            cols: count, firstQuery: p &* mr, firstIndex: j0, sink: sink, T.self)
+                    }
                 }
             }
         }
     }
 
-    /// Corpus rows `first ..< first + count` (count ≤ NR; the other columns zero), elements
-    /// `k0 ..< k0 + kc`, into `slice` laid out [k][NR]: each element widened and multiplied by its row's
-    /// factor, the values packPanel puts in a Y panel. With `vectors` (a full group of contiguous rows,
-    /// every factor 1) the rows are loaded a register at a time and transposed in registers; otherwise,
-    /// and for the last kc mod w elements, element by element.
+    /// Elements `k0 + from ..< k0 + to` of corpus rows `first ..< first + count` (count ≤ width; the other
+    /// columns zero) into `slice` laid out [k][width], one by one: each widened and multiplied by its row's
+    /// factor (none: 1), the values packPanel puts in a Y panel.
     @inline(__always)
-    func transposeSlice(
-        first: Int, count: Int, k0: Int, kc: Int, factors: UnsafePointer<T.Acc>, vectors: Bool,
+    func transposeTail(
+        first: Int, count: Int, k0: Int, from: Int, to: Int, width: Int, factors: UnsafePointer<T.Acc>?,
         into slice: UnsafeMutablePointer<T.Acc>
     ) {
-        let w = T.Vec.scalarCount, nr = gemmNR(T.self), size = MemoryLayout<T>.stride
-        var k = 0
-        if vectors {
-            let stride = corpus.rowStride
-            while k &+ w <= kc {
-                for h in 0..<gemmNRV {
-                    transposeRows(corpus.row(first &+ h &* w) + (k0 &+ k) &* size, stride, slice + (k &* nr &+ h &* w), nr)
+        var k = from
+        while k < to {
+            let dst = slice + k &* width, offset = (k0 &+ k) &* corpus.elemStride
+            for r in 0..<width {
+                if r < count {
+                    let x = T.widen(corpus.row(first &+ r).load(fromByteOffset: offset, as: T.self))
+                    dst[r] = factors.map { x * $0[r] } ?? x
+                } else {
+                    dst[r] = 0
                 }
-                k &+= w
-            }
-        }
-        while k < kc {
-            let dst = slice + k &* nr, offset = (k0 &+ k) &* corpus.elemStride
-            for r in 0..<nr {
-                dst[r] = r < count ? T.widen(corpus.row(first &+ r).load(fromByteOffset: offset, as: T.self)) * factors[r] : 0
             }
             k &+= 1
+        }
+    }
+
+    /// Each row's squared norm from its sumSquares state (two registers per row in `states`): the lane
+    /// tree of their sum, then the scalar tail from element `tailFrom` — what SumSquaresState.finish does.
+    @inline(__always)
+    func finishSumSquares(_ states: UnsafePointer<T.Vec>, rows: Int, first: Int, tailFrom: Int, into sums: UnsafeMutablePointer<T.Acc>) {
+        var r = 0
+        while r &+ 3 <= rows {
+            let (a, b, c) = T.hsum3(
+                states[2 &* r] + states[2 &* r &+ 1], states[2 &* r &+ 2] + states[2 &* r &+ 3], states[2 &* r &+ 4] + states[2 &* r &+ 5])
+            sums[r] = a
+            sums[r &+ 1] = b
+            sums[r &+ 2] = c
+            r &+= 3
+        }
+        while r < rows {
+            sums[r] = T.hsum(states[2 &* r] + states[2 &* r &+ 1])
+            r &+= 1
+        }
+        if tailFrom < d {
+            for r in 0..<rows {
+                let t = corpus.row(first &+ r).assumingMemoryBound(to: T.self)
+                var s = sums[r]
+                for j in tailFrom..<d { let v = T.widen(t[j]); s = s.madd(v, v) }
+                sums[r] = s
+            }
         }
     }
 
     /// out[j · outStride + r] = element j of row r (rows `rowStride` bytes apart from `src`), for
     /// T.Vec.scalarCount rows and elements, widened to Acc.
     @inline(__always)
-    func transposeRows(_ src: UnsafeRawPointer, _ rowStride: Int, _ out: UnsafeMutablePointer<T.Acc>, _ outStride: Int) {
+    func transposeRows(
+        _ src: UnsafeRawPointer, _ rowStride: Int, _ out: UnsafeMutablePointer<T.Acc>, _ outStride: Int, ahead: Int
+    ) {
         let o = UnsafeMutableRawPointer(out)
         if T.self == Float.self {
-            ssim_transpose16_f32(src.assumingMemoryBound(to: Float.self), rowStride, o.assumingMemoryBound(to: Float.self), outStride)
+            ssim_transpose16_f32(
+                src.assumingMemoryBound(to: Float.self), rowStride, o.assumingMemoryBound(to: Float.self), outStride, ahead)
         } else if T.self == Double.self {
-            ssim_transpose8_f64(src.assumingMemoryBound(to: Double.self), rowStride, o.assumingMemoryBound(to: Double.self), outStride)
+            ssim_transpose8_f64(
+                src.assumingMemoryBound(to: Double.self), rowStride, o.assumingMemoryBound(to: Double.self), outStride, ahead)
         } else {  // Float16: widened into registers first
             withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
                 let regs = buffer.baseAddress!
                 for r in 0..<T.Vec.scalarCount { regs[r] = T.load(src + r &* rowStride) }
                 ssim_transpose16_f32(
                     UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride,
-                    o.assumingMemoryBound(to: Float.self), outStride)
+                    o.assumingMemoryBound(to: Float.self), outStride, 0)
             }
         }
     }

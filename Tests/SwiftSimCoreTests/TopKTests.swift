@@ -13,7 +13,7 @@ let topKMethods: [(String, Int32)] = [("stream", SSIM_TOP_K_STREAM), ("packed", 
 /// a copy whose other elements are garbage, when cElem > 1). `exclude`: per query, its excluded rows.
 func topKCall<T: SimScalar>(
     _ q: [T], _ c: [T], nq: Int, n: Int, d: Int, k: Int, threads: Int32 = 1, normalized: Bool = false,
-    method: Int32 = SSIM_TOP_K_AUTO, exclude: [[Int]]? = nil, excludeSelf: Bool = false, cElem: Int = 1
+    method: Int32 = SSIM_TOP_K_AUTO, exclude: [[Int]]? = nil, excludeSelf: Bool = false, cElem: Int = 1, epsilon: Double = 1e-12
 ) -> (ssim_status, [T], [Int64]) {
     var scores = [T](repeating: 0, count: nq * k)
     var indices = [Int64](repeating: -7, count: nq * k)
@@ -34,7 +34,7 @@ func topKCall<T: SimScalar>(
                 topK(
                     q, corpus, &scores, &indices, nq: Int64(nq), n: Int64(n), d: Int64(d), k: Int64(k), qRowStride: Int64(d * size),
                     qElemStride: Int64(size), cRowStride: Int64(d * size * cElem), cElemStride: Int64(size * cElem),
-                    exclude: exclude == nil && !excludeSelf ? nil : pe, epsilon: 1e-12, assumeNormalized: normalized ? 1 : 0,
+                    exclude: exclude == nil && !excludeSelf ? nil : pe, epsilon: epsilon, assumeNormalized: normalized ? 1 : 0,
                     method: method, threads: threads, interrupt: nil)
             }
         }
@@ -85,27 +85,42 @@ final class TopKTests: XCTestCase {
     func testDouble() { check(Double.self) }
     func testFloat16() { check(Float16.self) }
 
-    /// Rows with power-of-two factors (norms that overflow or are tiny), zero rows, NaN rows and a strided
-    /// corpus: the streaming path's element-by-element transpose gives the pairwise bits too.
+    /// Rows with power-of-two factors (squared norms that overflow, or scales beyond √max under a tiny ε),
+    /// zero rows, NaN rows and a strided corpus, for one query (wide groups) and 7 (narrow): the streaming
+    /// path's rare branches and element-by-element transposes give the pairwise bits too.
     func testScaledStridedAndSpecialRowsOnBothPaths() {
         var g = Lcg(state: 11)
-        let nq = 3, n = 45, d = 150
-        var c = g.matrix(n, d).map { Float($0) }, q = g.matrix(nq, d).map { Float($0) }
-        for k in 0..<d { c[4 * d + k] *= 1e37; c[7 * d + k] *= 1e-30; c[9 * d + k] = 0 }
+        let n = 150, d = 150
+        var c = g.matrix(n, d).map { Float($0) }
+        for k in 0..<d {
+            c[4 * d + k] *= 1e37
+            c[70 * d + k] *= 3e36
+            c[7 * d + k] *= 1e-30
+            c[101 * d + k] *= 1e-25
+            c[9 * d + k] = 0
+        }
         c[20 * d + 3] = .nan
         c[33 * d + 8] = .infinity
-        for k in 0..<d { q[1 * d + k] *= 1e-25 }
-        let full = pairwise(q, c, n: nq, m: n, d: d).1
-        for (name, method) in topKMethods {
-            for cElem in [1, 2] {
-                let (st, scores, idx) = topKCall(q, c, nq: nq, n: n, d: d, k: n, threads: 2, method: method, cElem: cElem)
-                XCTAssertEqual(st, SSIM_OK)
-                for i in 0..<nq {
-                    let want = referenceRanking(full[(i * n)..<((i + 1) * n)], k: n)
-                    XCTAssertEqual(idx[(i * n)..<((i + 1) * n)].map { Int($0) }, want, "\(name) stride \(cElem)")
-                    for t in 0..<n {
-                        let a = scores[i * n + t], b = full[i * n + want[t]]
-                        XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(name) stride \(cElem) query \(i) rank \(t)")
+        c[66 * d + 8] = -.infinity
+        for nq in [1, 7] {
+            var q = g.matrix(nq, d).map { Float($0) }
+            for k in 0..<d { q[(nq - 1) * d + k] *= 1e-25 }
+            for epsilon in [1e-12, 1e-50] {
+                let full = pairwise(q, c, n: nq, m: n, d: d, epsilon: epsilon).1
+                for (name, method) in topKMethods {
+                    for cElem in [1, 2] {
+                        let (st, scores, idx) = topKCall(
+                            q, c, nq: nq, n: n, d: d, k: n, threads: 2, method: method, cElem: cElem, epsilon: epsilon)
+                        XCTAssertEqual(st, SSIM_OK)
+                        for i in 0..<nq {
+                            let want = referenceRanking(full[(i * n)..<((i + 1) * n)], k: n)
+                            let label = "\(name) \(nq) queries, stride \(cElem), epsilon \(epsilon)"
+                            XCTAssertEqual(idx[(i * n)..<((i + 1) * n)].map { Int($0) }, want, label)
+                            for t in 0..<n {
+                                let a = scores[i * n + t], b = full[i * n + want[t]]
+                                XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(label): query \(i) rank \(t)")
+                            }
+                        }
                     }
                 }
             }
@@ -236,7 +251,7 @@ final class TopKTests: XCTestCase {
     func testTransposes() {
         let f = (0..<256).map { Float($0) }
         var out = [Float](repeating: -1, count: 16 * 32)
-        out.withUnsafeMutableBufferPointer { o in ssim_transpose16_f32(f, 64, o.baseAddress! + 16, 32) }
+        out.withUnsafeMutableBufferPointer { o in ssim_transpose16_f32(f, 64, o.baseAddress! + 16, 32, 0) }
         for k in 0..<16 {
             for r in 0..<16 {
                 XCTAssertEqual(out[k * 32 + 16 + r], f[r * 16 + k])
@@ -245,7 +260,7 @@ final class TopKTests: XCTestCase {
         }
         let x = (0..<64).map { Double($0) }
         var o8 = [Double](repeating: -1, count: 64)
-        ssim_transpose8_f64(x, 64, &o8, 8)
+        ssim_transpose8_f64(x, 64, &o8, 8, 64)
         for k in 0..<8 { for r in 0..<8 { XCTAssertEqual(o8[k * 8 + r], x[r * 8 + k]) } }
     }
 
