@@ -375,6 +375,7 @@ struct TopKCall<T: SimScalar> {
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
         let contiguous = corpus.elemStride == size
         let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
+        let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
             let at = workers[worker]
             let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
@@ -405,8 +406,9 @@ struct TopKCall<T: SimScalar> {
                 let j0 = g &* gs, count = min(gs, corpus.rows &- j0)
                 var general = !(contiguous && count == gs)
                 if !general {
-                    // The fast route (see above). `ahead`: the next group, fetched into L2 meanwhile.
-                    let ahead = g &+ 1 < groups ? gs &* corpus.rowStride : 0
+                    // The fast route (see above). `ahead`: a later group (at least 64 KiB on), fetched into L2
+                    // meanwhile; a prefetch past the corpus's end is harmless but pointless, so none is made.
+                    let ahead = g &+ aheadGroups < groups ? aheadGroups &* gs &* corpus.rowStride : 0
                     if normalize { states.initialize(repeating: T.Vec(), count: 2 &* gs) }
                     var pc = 0
                     repeat {
