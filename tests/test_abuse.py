@@ -406,10 +406,42 @@ CASES = [
     case("top_k_k0", "ValueError", "run(lambda: S.top_k(a, b, s1[:, :0], i1[:, :0], EPS, False))"),
     case(
         "top_k_k_above_n",
-        "ValueError",
-        "run(lambda: S.top_k(a, b, np.empty((6, 7), f32), np.empty((6, 7), np.int64), EPS, False))",
+        "ok",
+        """
+        i = np.empty((6, 7), np.int64)
+        pad = lambda r: expect((i[:, 6:] == -1).all() and (i[:, :6] >= 0).all(), i)
+        run(lambda: S.top_k(a, b, np.empty((6, 7), f32), i, EPS, False), pad)
+        """,
     ),
-    case("top_k_empty_corpus", "ValueError", "run(lambda: S.top_k(a, b[:0], s1, i1, EPS, False))"),
+    case(
+        "top_k_empty_corpus",
+        "ok",
+        """
+        pad = lambda r: expect((i1 == -1).all() and np.isnan(s1).all(), i1)
+        run(lambda: S.top_k(a, b[:0], s1, i1, EPS, False), pad)
+        """,
+    ),
+    case(
+        "top_k_exclusions_out_of_range",
+        "ValueError",
+        "run(lambda: S.top_k(a, b, s1, i1, EPS, False, np.array([0, 1] + [1] * 5), np.array([6]), False, 0))",
+    ),
+    case(
+        "top_k_exclusions_huge_indptr",
+        "ValueError",
+        """
+        ptr = np.array([0] + [2**62] * 6)
+        run(lambda: S.top_k(a, b, s1, i1, EPS, False, ptr, np.array([0]), False, 0))
+        """,
+    ),
+    case(
+        "top_k_exclusions_indptr_strided",
+        "ValueError",
+        """
+        ptr = np.zeros(14, np.int64)[::2]
+        run(lambda: S.top_k(a, b, s1, i1, EPS, False, ptr, ptr[:0], False, 0))
+        """,
+    ),
     case("top_k_1d_queries", "ValueError", "run(lambda: S.top_k(a[0], b, s1[:1], i1[:1], EPS, False))"),
     case(
         "top_k_indices_shape",

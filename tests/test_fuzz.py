@@ -1017,12 +1017,14 @@ def test_pairwise_cosine_similarity(data):
 
 
 def expected_order(p: np.ndarray, k: int) -> np.ndarray:
-    """The top-k corpus indices per row of the scores ``p``: descending, ties by lower index, NaN last."""
+    """The top-k corpus indices per row of the scores ``p``: descending, ties by lower index, NaN last,
+    then -1 for the positions past the corpus."""
     order = []
     for row in p:
         nan = np.isnan(row)
         key = np.where(nan, 0.0, -row.astype(np.float64))
-        order.append(np.lexsort((np.arange(row.size), key, nan))[:k])
+        top = np.lexsort((np.arange(row.size), key, nan))[:k]
+        order.append(np.concatenate([top, np.full(k - top.size, -1)]))
     return np.array(order, np.int64).reshape(p.shape[0], k)
 
 
@@ -1060,8 +1062,10 @@ def test_top_k(data):
     e = model_epsilon(model, eps)
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         model.bad(TYPE_ERRORS, f"k of type {type(k).__name__}")
-    elif ca.ndim == 2 and not 1 <= k <= ca.shape[0]:
+    elif k < 1:
         model.bad(VALUE_ERRORS if abs(int(k)) < 2**62 else HUGE_INT_ERRORS, f"k={k}")
+    elif k >= 2**62:
+        model.bad(HUGE_INT_ERRORS, f"k={k}: a result too large for NumPy")
     if not isinstance(normalized, (bool, np.bool_)):
         model.bad(TYPE_ERRORS, "assume_normalized not a bool")
     if qa.ndim not in (1, 2) or ca.ndim != 2:
@@ -1093,22 +1097,27 @@ def test_top_k(data):
         assert scores.dtype == dtype and idx.dtype == np.int64
         s2, i2 = scores.reshape(rows, k), idx.reshape(rows, k)
         qs, cs = seen(q, dtype).reshape(rows, qa.shape[-1]), seen(c, dtype)
-        assert ((i2 >= 0) & (i2 < ca.shape[0])).all(), "indices out of range"
+        real = min(k, ca.shape[0])  # candidates per query; the rest is padding
+        assert ((i2[:, :real] >= 0) & (i2[:, :real] < ca.shape[0])).all(), "indices out of range"
+        assert (i2[:, real:] == -1).all() and np.isnan(s2[:, real:]).all(), "padding not -1 and NaN"
+        s2, i2 = s2[:, :real], i2[:, :real]
         if normalized:
             with np.errstate(all="ignore"):
                 ref = qs @ cs.T
             for i in range(rows):
-                assert len(set(i2[i].tolist())) == k, "repeated index"
+                assert len(set(i2[i].tolist())) == real, "repeated index"
                 assert_close(s2[i], ref[i, i2[i]], value_tol(dtype, d), "top_k scores (assume_normalized)")
                 assert np.all(np.diff(s2[i].astype(np.float64)) <= 0), "scores not descending"
                 rest = np.setdiff1d(np.arange(ca.shape[0]), i2[i])
-                if rest.size and k:
+                if rest.size and real:
                     assert ref[i, rest].max() <= ref[i, i2[i]].min() + 2 * value_tol(dtype, d), (
                         "a better row missed"
                     )
         else:
             p = ops.pairwise_cosine_similarity(qa.reshape(rows, qa.shape[-1]), c, eps)  # the same rows
-            np.testing.assert_array_equal(i2, expected_order(p, k), "top_k order of its own pairwise scores")
+            np.testing.assert_array_equal(
+                i2, expected_order(p, real), "top_k order of its own pairwise scores"
+            )
             np.testing.assert_array_equal(s2, np.take_along_axis(p, i2, axis=1), "scores bitwise pairwise's")
             want = ref_pairwise(qs, cs, e)
             assert_close(s2, np.take_along_axis(want, i2, axis=1), value_tol(dtype, d), "top_k scores")

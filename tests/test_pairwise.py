@@ -419,9 +419,7 @@ def test_top_k_single_query_layouts_and_dtypes():
 
 def test_top_k_errors():
     q, c = np.ones((2, 3)), np.ones((5, 3))
-    with pytest.raises(ValueError, match=r"between 1 and the number of corpus rows \(5\), got 6"):
-        ops.top_k(q, c, 6)
-    with pytest.raises(ValueError, match="got 0"):
+    with pytest.raises(ValueError, match="at least 1, got 0"):
         ops.top_k(q, c, 0)
     with pytest.raises(TypeError, match="k must be an integer"):
         ops.top_k(q, c, 2.0)

@@ -69,6 +69,7 @@ a, b = rng.standard_normal((2, 16, 64)).astype(np.float32)
 a64, b16 = a.astype(np.float64), b.astype(np.float16)
 q, w, o, o64 = a[:3], np.ones(16), np.empty(16, np.float32), np.empty(16)
 cplx, scores, idx = a.astype(complex), np.empty((3, 20), np.float32), np.empty((3, 20), np.int64)  # k > n
+ptr, bad = np.array([0, 1, 1, 1]), np.array([16])  # query 0 excludes corpus row 16 of 16
 loss, metric, dot = losses.CosineSimilarity(), metrics.CosineSimilarity(), layers.Dot(axes=1, normalize=True)
 
 # name -> (call, exception it must raise or None); a third of them are error paths.
@@ -97,7 +98,7 @@ KINDS = {
     "err_loss_weight": (lambda: loss(a, b, sample_weight=np.ones(5)), ValueError),
     "err_shim_dtype": (lambda: S.cosine(a, b, o64, 1e-12), TypeError),
     "err_shim_epsilon": (lambda: S.l2_normalize(a, a.copy(), -1.0), ValueError),
-    "err_shim_k": (lambda: S.top_k(q, b, scores, idx, 1e-12, False), ValueError),
+    "err_shim_exclude": (lambda: S.top_k(q, b, scores, idx, 1e-12, False, ptr, bad, False, 0), ValueError),
     "err_threads": (lambda: S.set_num_threads(0), ValueError),
 }
 calls = [k for k in KINDS.values()]

@@ -17,6 +17,9 @@ int cpb_raise_status(ssim_status status, const char *op) {
     case SSIM_ERR_NO_MEMORY:
         PyErr_Format(PyExc_MemoryError, "%s: the kernel could not allocate its workspace", op);
         return -1;
+    case SSIM_ERR_BAD_INDEX:
+        PyErr_Format(PyExc_ValueError, "%s: an index list is out of range, unsorted or inconsistent with its offsets", op);
+        return -1;
     case SSIM_INTERRUPTED:
         PyErr_SetNone(PyExc_KeyboardInterrupt);
         return -1;

@@ -91,7 +91,8 @@ static PyMethodDef methods[] = {
     {"pairwise_cosine", (PyCFunction)(void (*)(void))cpb_pairwise_cosine, METH_FASTCALL,
      "pairwise_cosine(x, y, out, epsilon): all-pairs cosine (..., n, d) x (..., m, d) into out (..., n, m)."},
     {"top_k", (PyCFunction)(void (*)(void))cpb_top_k, METH_FASTCALL,
-     "top_k(queries, corpus, scores, indices, epsilon, assume_normalized): k best corpus rows per query."},
+     "top_k(queries, corpus, scores, indices, epsilon, assume_normalized[, exclude_indptr, exclude_indices, exclude_self, "
+     "method]): k best corpus rows per query."},
     {NULL, NULL, 0, NULL},
 };
 

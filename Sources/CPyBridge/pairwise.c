@@ -3,9 +3,12 @@
  *   pairwise_cosine(x, y, out, epsilon)
  *       x (..., n, d), y (..., m, d), out (..., n, m) with the same leading (batch) shape; out's last
  *       axis contiguous. Passing the same array as x and y lets the kernel compute one triangle.
- *   top_k(queries, corpus, scores, indices, epsilon, assume_normalized)
+ *   top_k(queries, corpus, scores, indices, epsilon, assume_normalized
+ *         [, exclude_indptr, exclude_indices, exclude_self, method])
  *       queries (q, d), corpus (n, d), scores (q, k) of their dtype, indices (q, k) int64, both
- *       C-contiguous; k is read from scores' shape.
+ *       C-contiguous; k is read from scores' shape (k > n is allowed: the rest is padding). The
+ *       exclusions are None or CSR-like int64 arrays (see parse_exclusions); method is one of the
+ *       SSIM_TOP_K_* values (swiftsim.h).
  *
  * The Python layer broadcasts, converts and checks the memory budget; this file converts the scalars
  * first, then checks again what the kernels rely on (dtypes, shapes, writeability, contiguity),
@@ -84,19 +87,87 @@ PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* The exclusion lists of a top_k call: None, or an int64 indptr (nq + 1,) and indices (nnz,), both
+ * C-contiguous, indptr[0] = 0, non-decreasing, indptr[nq] = nnz, each query's indices strictly
+ * increasing in [0, n). Checked here, with the GIL held, before the kernel (which checks again). */
+static int parse_exclusions(PyObject *indptr_obj, PyObject *indices_obj, int64_t nq, int64_t n, cpb_array *indptr,
+                            cpb_array *indices, ssim_top_k_exclusions *out) {
+    out->indptr = NULL;
+    out->indices = NULL;
+    out->count = 0;
+    if (indptr_obj == Py_None && indices_obj == Py_None) return 0;
+    if (indptr_obj == Py_None || indices_obj == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "exclude_indptr and exclude_indices must both be arrays or both None");
+        return -1;
+    }
+    if (cpb_require_array(indptr_obj, "exclude_indptr", 0, NPY_INT64, indptr) < 0 ||
+        cpb_require_array(indices_obj, "exclude_indices", 0, NPY_INT64, indices) < 0)
+        return -1;
+    if (indptr->ndim != 1 || indices->ndim != 1 || !indptr->c_contiguous || !indices->c_contiguous) {
+        PyErr_SetString(PyExc_ValueError, "exclude_indptr and exclude_indices must be 1-D and C-contiguous");
+        return -1;
+    }
+    npy_intp want[1] = {(npy_intp)(nq + 1)};
+    if (cpb_require_shape(indptr, "exclude_indptr", 1, want) < 0) return -1;
+    const int64_t *ptr = (const int64_t *)indptr->data, *idx = (const int64_t *)indices->data;
+    int64_t nnz = indices->dims[0];
+    if (ptr[0] != 0 || ptr[nq] != nnz) {
+        PyErr_Format(PyExc_ValueError, "exclude_indptr must start at 0 and end at the number of indices (%lld)",
+                     (long long)nnz);
+        return -1;
+    }
+    for (int64_t q = 0; q < nq; q++) {
+        if (ptr[q + 1] < ptr[q] || ptr[q + 1] > nnz) {
+            PyErr_Format(PyExc_ValueError, "exclude_indptr must be non-decreasing and at most %lld (query %lld)",
+                         (long long)nnz, (long long)q);
+            return -1;
+        }
+        for (int64_t i = ptr[q]; i < ptr[q + 1]; i++) {
+            if (idx[i] < 0 || idx[i] >= n || (i > ptr[q] && idx[i] <= idx[i - 1])) {
+                PyErr_Format(PyExc_ValueError,
+                             "the excluded rows of query %lld must be strictly increasing corpus rows in [0, %lld), got %lld",
+                             (long long)q, (long long)n, (long long)idx[i]);
+                return -1;
+            }
+        }
+    }
+    out->indptr = ptr;
+    out->indices = idx;
+    out->count = nnz;
+    return 0;
+}
+
 PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 6) {
+    if (nargs != 6 && nargs != 10) {
         PyErr_Format(PyExc_TypeError,
-                     "top_k expects 6 arguments (queries, corpus, scores, indices, epsilon, assume_normalized), got %zd",
+                     "top_k expects 6 or 10 arguments (queries, corpus, scores, indices, epsilon, assume_normalized"
+                     "[, exclude_indptr, exclude_indices, exclude_self, method]), got %zd",
                      nargs);
         return NULL;
     }
-    cpb_array q, c, scores, indices;
+    cpb_array q, c, scores, indices, ex_ptr, ex_idx;
     double eps;
     if (cpb_parse_epsilon(args[4], &eps) < 0) return NULL;
     int normalized = PyObject_IsTrue(args[5]);
     if (normalized < 0) return NULL;
+    int exclude_self = 0;
+    long method = SSIM_TOP_K_AUTO;
+    if (nargs == 10) {
+        exclude_self = PyObject_IsTrue(args[8]);
+        if (exclude_self < 0) return NULL;
+        if (!PyLong_Check(args[9]) || PyBool_Check(args[9])) {
+            PyErr_Format(PyExc_TypeError, "method must be an int, got %.200s", Py_TYPE(args[9])->tp_name);
+            return NULL;
+        }
+        method = PyLong_AsLong(args[9]);
+        if (method == -1 && PyErr_Occurred()) return NULL;
+        if (method != SSIM_TOP_K_AUTO && method != SSIM_TOP_K_STREAM && method != SSIM_TOP_K_PACKED) {
+            PyErr_Format(PyExc_ValueError, "method must be %d (auto), %d (stream) or %d (packed), got %ld", SSIM_TOP_K_AUTO,
+                         SSIM_TOP_K_STREAM, SSIM_TOP_K_PACKED, method);
+            return NULL;
+        }
+    }
     if (cpb_require_array(args[0], "queries", 0, -1, &q) < 0 || cpb_require_array(args[1], "corpus", 0, -1, &c) < 0 ||
         cpb_require_array(args[2], "scores", 1, -1, &scores) < 0 ||
         cpb_require_array(args[3], "indices", 1, NPY_INT64, &indices) < 0 ||
@@ -116,11 +187,15 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_ValueError, "scores and indices must be C-contiguous");
         return NULL;
     }
-    if (k < 1 || k > n) {
-        PyErr_Format(PyExc_ValueError, "k must be between 1 and the number of corpus rows (%lld), got %lld",
-                     (long long)n, (long long)k);
+    if (k < 1) {
+        PyErr_Format(PyExc_ValueError, "k must be at least 1, got %lld", (long long)k);
         return NULL;
     }
+    ssim_top_k_exclusions ex;
+    if (parse_exclusions(nargs == 10 ? args[6] : Py_None, nargs == 10 ? args[7] : Py_None, nq, n, &ex_ptr, &ex_idx, &ex) < 0)
+        return NULL;
+    ex.exclude_self = exclude_self;
+    const ssim_top_k_exclusions *pex = (ex.indptr || exclude_self) ? &ex : NULL;
     void *pq = q.data, *pc = c.data, *ps = scores.data;
     int64_t *pi = (int64_t *)indices.data;
     int32_t threads = cpb_threads();
@@ -132,15 +207,15 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         switch (q.type) {
         case NPY_HALF:
             st = ssim_top_k_f16(F16(pq), F16(pc), F16(ps), pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0],
-                                c.strides[1], eps, normalized, threads, stop);
+                                c.strides[1], pex, eps, normalized, (int32_t)method, threads, stop);
             break;
         case NPY_FLOAT:
-            st = ssim_top_k_f32(pq, pc, ps, pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0], c.strides[1], eps,
-                                normalized, threads, stop);
+            st = ssim_top_k_f32(pq, pc, ps, pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0], c.strides[1], pex, eps,
+                                normalized, (int32_t)method, threads, stop);
             break;
         default:
-            st = ssim_top_k_f64(pq, pc, ps, pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0], c.strides[1], eps,
-                                normalized, threads, stop);
+            st = ssim_top_k_f64(pq, pc, ps, pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0], c.strides[1], pex, eps,
+                                normalized, (int32_t)method, threads, stop);
             break;
         }
         if (ts) PyEval_RestoreThread(ts);

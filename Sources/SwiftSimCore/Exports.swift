@@ -138,35 +138,35 @@ import CSwiftSimABI
 @c @implementation public func ssim_top_k_f16(
     _ queries: UnsafePointer<ssim_f16>?, _ corpus: UnsafePointer<ssim_f16>?, _ scores: UnsafeMutablePointer<ssim_f16>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
-    _ interrupt: UnsafePointer<Int32>?
+    _ cRowStride: Int64, _ cElemStride: Int64, _ exclude: UnsafePointer<ssim_top_k_exclusions>?, _ epsilon: Double,
+    _ assumeNormalized: Int32, _ method: Int32, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         f16(queries), f16(corpus), f16(scores), indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
-        interrupt: interrupt)
+        cRowStride: cRowStride, cElemStride: cElemStride, exclude: exclude, epsilon: epsilon, assumeNormalized: assumeNormalized,
+        method: method, threads: threads, interrupt: interrupt)
 }
 @c @implementation public func ssim_top_k_f32(
     _ queries: UnsafePointer<Float>?, _ corpus: UnsafePointer<Float>?, _ scores: UnsafeMutablePointer<Float>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
-    _ interrupt: UnsafePointer<Int32>?
+    _ cRowStride: Int64, _ cElemStride: Int64, _ exclude: UnsafePointer<ssim_top_k_exclusions>?, _ epsilon: Double,
+    _ assumeNormalized: Int32, _ method: Int32, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         queries, corpus, scores, indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
-        interrupt: interrupt)
+        cRowStride: cRowStride, cElemStride: cElemStride, exclude: exclude, epsilon: epsilon, assumeNormalized: assumeNormalized,
+        method: method, threads: threads, interrupt: interrupt)
 }
 @c @implementation public func ssim_top_k_f64(
     _ queries: UnsafePointer<Double>?, _ corpus: UnsafePointer<Double>?, _ scores: UnsafeMutablePointer<Double>?,
     _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
-    _ cRowStride: Int64, _ cElemStride: Int64, _ epsilon: Double, _ assumeNormalized: Int32, _ threads: Int32,
-    _ interrupt: UnsafePointer<Int32>?
+    _ cRowStride: Int64, _ cElemStride: Int64, _ exclude: UnsafePointer<ssim_top_k_exclusions>?, _ epsilon: Double,
+    _ assumeNormalized: Int32, _ method: Int32, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
     topK(
         queries, corpus, scores, indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
-        cRowStride: cRowStride, cElemStride: cElemStride, epsilon: epsilon, assumeNormalized: assumeNormalized, threads: threads,
-        interrupt: interrupt)
+        cRowStride: cRowStride, cElemStride: cElemStride, exclude: exclude, epsilon: epsilon, assumeNormalized: assumeNormalized,
+        method: method, threads: threads, interrupt: interrupt)
 }
 
 // MARK: merge of sharded top-k results

@@ -134,7 +134,14 @@ func rowScale<T: SimScalar>(
 )
     -> (factor: T.Acc, r: T.Acc)
 {
-    let s = sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d)
+    rowScale(squaredNorm: sumSquares(RowReader<T>(row, stride: es, count: d, slot: slot), d), row, d, es, epsilon: epsilon, T.self)
+}
+
+/// `rowScale` of a row whose squared norm `s` (summed as sumSquares sums it) is known.
+@inline(__always)
+func rowScale<T: SimScalar>(
+    squaredNorm s: T.Acc, _ row: UnsafeRawPointer, _ d: Int, _ es: Int, epsilon: EpsilonFloor<T.Acc>, _: T.Type
+) -> (factor: T.Acc, r: T.Acc) {
     if s.isFinite {
         let r = UnitScale<T.Acc>(squaredNorm: s, epsilon: epsilon).r
         // The epilogue forms r_i · r_j: a scale beyond √max (a row below about 1e-19 in float32, or a
@@ -143,6 +150,85 @@ func rowScale<T: SimScalar>(
         return smallRowScale(row, d, es, r: r, epsilon: epsilon, T.self)
     }
     return overflowedRowScale(row, d, es, epsilon: epsilon, T.self)
+}
+
+/// Advances the sumSquares states of four contiguous rows (`rowStride` bytes apart; two registers per
+/// row in `state`, row after row) over the pairs of registers starting at the elements of `pairs`, then
+/// one register at element `single` (when ≥ 0): SumSquaresState's own operations, chunk by chunk, the four
+/// rows in lockstep so that their eight FMA chains overlap.
+@inline(__always)
+func sumSquaresStep4<T: SimScalar>(
+    _ row: UnsafeRawPointer, rowStride: Int, pairs: Range<Int>, single: Int, state: UnsafeMutablePointer<T.Vec>, _: T.Type
+) {
+    let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, step = w &* size
+    let p0 = row, p1 = row + rowStride, p2 = row + 2 &* rowStride, p3 = row + 3 &* rowStride
+    var a0 = state[0], a1 = state[1], b0 = state[2], b1 = state[3], c0 = state[4], c1 = state[5], e0 = state[6], e1 = state[7]
+    var i = pairs.lowerBound
+    while i < pairs.upperBound {
+        let o = i &* size
+        var x = T.load(p0 + o), y = T.load(p0 + (o &+ step))
+        a0 = a0.madd(x, x); a1 = a1.madd(y, y)
+        x = T.load(p1 + o); y = T.load(p1 + (o &+ step))
+        b0 = b0.madd(x, x); b1 = b1.madd(y, y)
+        x = T.load(p2 + o); y = T.load(p2 + (o &+ step))
+        c0 = c0.madd(x, x); c1 = c1.madd(y, y)
+        x = T.load(p3 + o); y = T.load(p3 + (o &+ step))
+        e0 = e0.madd(x, x); e1 = e1.madd(y, y)
+        i &+= 2 &* w
+    }
+    if single >= 0 {
+        let o = single &* size
+        var x = T.load(p0 + o)
+        a0 = a0.madd(x, x)
+        x = T.load(p1 + o); b0 = b0.madd(x, x)
+        x = T.load(p2 + o); c0 = c0.madd(x, x)
+        x = T.load(p3 + o); e0 = e0.madd(x, x)
+    }
+    state[0] = a0; state[1] = a1; state[2] = b0; state[3] = b1
+    state[4] = c0; state[5] = c1; state[6] = e0; state[7] = e1
+}
+
+/// `rowScale` of `count` rows (row i at `row + i·rowStride`, elements `es` bytes apart) whose squared norms
+/// `sums` are known, into scales and factors: a register of rows at a time for the common case (a finite
+/// squared norm whose scale is at most √max: correctly rounded vector square roots and divisions, the
+/// bits UnitScale gives one row at a time), `rowScale` for the rest. Returns whether a factor is not 1.
+@inline(__always)
+func rowScales<T: SimScalar>(
+    sums: UnsafePointer<T.Acc>, count: Int, _ row: UnsafeRawPointer, rowStride: Int, _ d: Int, _ es: Int,
+    epsilon: EpsilonFloor<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, factors: UnsafeMutablePointer<T.Acc>, _: T.Type
+) -> Bool {
+    let w = T.Vec.scalarCount, limit = T.Acc.greatestFiniteMagnitude.squareRoot()
+    var scaled = false, i = 0
+    while i &+ w <= count {
+        var rare: UInt32
+        if T.Acc.self == Float.self {
+            rare = ssim_inverse_norms_f32x16(
+                UnsafeRawPointer(sums + i).assumingMemoryBound(to: Float.self), Float(epsilon.floor), Float(epsilon.clampedScale),
+                Float(limit), UnsafeMutableRawPointer(scales + i).assumingMemoryBound(to: Float.self))
+        } else {
+            rare = ssim_inverse_norms_f64x8(
+                UnsafeRawPointer(sums + i).assumingMemoryBound(to: Double.self), Double(epsilon.floor),
+                Double(epsilon.clampedScale), Double(limit), UnsafeMutableRawPointer(scales + i).assumingMemoryBound(to: Double.self))
+        }
+        for l in 0..<w { factors[i &+ l] = 1 }
+        while rare != 0 {
+            let l = rare.trailingZeroBitCount
+            rare &= rare &- 1
+            let sc = rowScale(squaredNorm: sums[i &+ l], row + (i &+ l) &* rowStride, d, es, epsilon: epsilon, T.self)
+            scales[i &+ l] = sc.r
+            factors[i &+ l] = sc.factor
+            scaled = scaled || sc.factor != 1
+        }
+        i &+= w
+    }
+    while i < count {
+        let sc = rowScale(squaredNorm: sums[i], row + i &* rowStride, d, es, epsilon: epsilon, T.self)
+        scales[i] = sc.r
+        factors[i] = sc.factor
+        scaled = scaled || sc.factor != 1
+        i &+= 1
+    }
+    return scaled
 }
 
 /// The other rare branch of `rowScale`: a row whose inverse norm exceeds √max. It is multiplied by a
@@ -443,6 +529,237 @@ func microKernel2x1<V: SIMD>(
     } else {
         c[0] = c0a
         c[1] = c1a
+    }
+}
+
+// MARK: narrow micro-kernels
+
+/// Tiles of fewer rows than `gemmMR` for the top-k streaming path, whose few queries are the broadcast
+/// side: `rows` (1, 2, 4 or 8, at most gemmMR) × gemmNRV registers, the same FMA chains from zero as
+/// `microKernel` (so the same bits for each lane), the same tile layout c[r·NRV + v].
+@inline(__always)
+func narrowKernel<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    if rows == gemmMR { return microKernel(a, b, kc, c, accumulate: accumulate) }
+    switch rows {
+    case 1: narrowKernel1(a, b, kc, c, accumulate: accumulate)
+    case 2: narrowKernel2(a, b, kc, c, accumulate: accumulate)
+    case 4: narrowKernel4(a, b, kc, c, accumulate: accumulate)
+    default: narrowKernel8(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+/// The narrow tile widths: the smallest of 1, 2, 4, 8 and gemmMR that holds `rows` (at most gemmMR) rows.
+@inline(__always) func narrowWidth(_ rows: Int) -> Int {
+    let r = min(rows, gemmMR)
+    for w in [1, 2, 4, 8] where r <= w && w < gemmMR { return w }
+    return gemmMR
+}
+
+/// Stores (or adds) one tile row's accumulators.
+@inline(__always)
+func storeTileRow<V: SIMD>(_ c: UnsafeMutablePointer<V>, _ row: Int, _ x: V, _ y: V, accumulate: Bool) where V.Scalar: FloatingPoint {
+    let i = row &* gemmNRV
+    if accumulate {
+        c[i] += x
+        if gemmNRV > 1 { c[i &+ 1] += y }
+    } else {
+        c[i] = x
+        if gemmNRV > 1 { c[i &+ 1] = y }
+    }
+}
+
+/// The 1-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        let s = V(repeating: pa[0])
+        c0a = c0a.madd(s, b0)
+        if two { c0b = c0b.madd(s, b1) }
+        pa += 1
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+}
+
+/// The 2-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        pa += 2
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+}
+
+/// The 4-row tile (see `narrowKernel`).
+@inline(never)
+func narrowKernel4<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V(), c2a = V(), c2b = V(), c3a = V(), c3b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0); if two { c2b = c2b.madd(s, b1) }
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0); if two { c3b = c3b.madd(s, b1) }
+        pa += 4
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+    storeTileRow(c, 2, c2a, c2b, accumulate: accumulate)
+    storeTileRow(c, 3, c3a, c3b, accumulate: accumulate)
+}
+
+/// The 8-row tile (see `narrowKernel`; used where gemmMR > 8).
+@inline(never)
+func narrowKernel8<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var c0a = V(), c0b = V(), c1a = V(), c1b = V(), c2a = V(), c2b = V(), c3a = V(), c3b = V()
+    var c4a = V(), c4b = V(), c5a = V(), c5b = V(), c6a = V(), c6b = V(), c7a = V(), c7b = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride, two = gemmNRV > 1
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self)
+        let b1 = two ? pb.load(fromByteOffset: step, as: V.self) : b0
+        var s: V
+        s = V(repeating: pa[0]); c0a = c0a.madd(s, b0); if two { c0b = c0b.madd(s, b1) }
+        s = V(repeating: pa[1]); c1a = c1a.madd(s, b0); if two { c1b = c1b.madd(s, b1) }
+        s = V(repeating: pa[2]); c2a = c2a.madd(s, b0); if two { c2b = c2b.madd(s, b1) }
+        s = V(repeating: pa[3]); c3a = c3a.madd(s, b0); if two { c3b = c3b.madd(s, b1) }
+        s = V(repeating: pa[4]); c4a = c4a.madd(s, b0); if two { c4b = c4b.madd(s, b1) }
+        s = V(repeating: pa[5]); c5a = c5a.madd(s, b0); if two { c5b = c5b.madd(s, b1) }
+        s = V(repeating: pa[6]); c6a = c6a.madd(s, b0); if two { c6b = c6b.madd(s, b1) }
+        s = V(repeating: pa[7]); c7a = c7a.madd(s, b0); if two { c7b = c7b.madd(s, b1) }
+        pa += 8
+        pb += gemmNRV &* step
+    }
+    storeTileRow(c, 0, c0a, c0b, accumulate: accumulate)
+    storeTileRow(c, 1, c1a, c1b, accumulate: accumulate)
+    storeTileRow(c, 2, c2a, c2b, accumulate: accumulate)
+    storeTileRow(c, 3, c3a, c3b, accumulate: accumulate)
+    storeTileRow(c, 4, c4a, c4b, accumulate: accumulate)
+    storeTileRow(c, 5, c5a, c5b, accumulate: accumulate)
+    storeTileRow(c, 6, c6a, c6b, accumulate: accumulate)
+    storeTileRow(c, 7, c7a, c7b, accumulate: accumulate)
+}
+
+/// Tiles of 1, 2 or 4 rows over the columns of two tiles at once, for targets with two registers per
+/// tile (gemmNRV == 2): `b` is a slice laid out [k][2·NR] (four registers per k) and the sums go to two
+/// tiles of the usual layout, c and c + gemmTileVectors. The same FMA chains as `microKernel` (the same
+/// bits per lane), twice as many of them at once: with one or two queries, `narrowKernel`'s few chains
+/// wait on the FMA latency.
+@inline(__always)
+func wideKernel<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    switch rows {
+    case 1: wideKernel1(a, b, kc, c, accumulate: accumulate)
+    case 2: wideKernel2(a, b, kc, c, accumulate: accumulate)
+    default: wideKernel4(a, b, kc, c, accumulate: accumulate)
+    }
+}
+
+@inline(never)
+func wideKernel1<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 1, a, b, kc, c, accumulate: accumulate)
+}
+
+@inline(never)
+func wideKernel2<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 2, a, b, kc, c, accumulate: accumulate)
+}
+
+@inline(never)
+func wideKernel4<V: SIMD>(
+    _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>, accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    wideKernelBody(rows: 4, a, b, kc, c, accumulate: accumulate)
+}
+
+/// The body of the wide tiles; `rows` is a constant in each caller, so its tests fold away.
+@inline(__always)
+func wideKernelBody<V: SIMD>(
+    rows: Int, _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
+    accumulate: Bool
+) where V.Scalar: BinaryFloatingPoint {
+    var x0 = V(), x1 = V(), x2 = V(), x3 = V()
+    var y0 = V(), y1 = V(), y2 = V(), y3 = V()
+    var z0 = V(), z1 = V(), z2 = V(), z3 = V()
+    var u0 = V(), u1 = V(), u2 = V(), u3 = V()
+    var pa = a
+    var pb = UnsafeRawPointer(b)
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<kc {
+        let b0 = pb.load(as: V.self), b1 = pb.load(fromByteOffset: step, as: V.self)
+        let b2 = pb.load(fromByteOffset: 2 &* step, as: V.self), b3 = pb.load(fromByteOffset: 3 &* step, as: V.self)
+        var s = V(repeating: pa[0])
+        x0 = x0.madd(s, b0); x1 = x1.madd(s, b1); x2 = x2.madd(s, b2); x3 = x3.madd(s, b3)
+        if rows > 1 {
+            s = V(repeating: pa[1])
+            y0 = y0.madd(s, b0); y1 = y1.madd(s, b1); y2 = y2.madd(s, b2); y3 = y3.madd(s, b3)
+        }
+        if rows > 2 {
+            s = V(repeating: pa[2])
+            z0 = z0.madd(s, b0); z1 = z1.madd(s, b1); z2 = z2.madd(s, b2); z3 = z3.madd(s, b3)
+            s = V(repeating: pa[3])
+            u0 = u0.madd(s, b0); u1 = u1.madd(s, b1); u2 = u2.madd(s, b2); u3 = u3.madd(s, b3)
+        }
+        pa += rows
+        pb += 4 &* step
+    }
+    let c1 = c + gemmTileVectors
+    storeTileRow(c, 0, x0, x1, accumulate: accumulate)
+    storeTileRow(c1, 0, x2, x3, accumulate: accumulate)
+    if rows > 1 {
+        storeTileRow(c, 1, y0, y1, accumulate: accumulate)
+        storeTileRow(c1, 1, y2, y3, accumulate: accumulate)
+    }
+    if rows > 2 {
+        storeTileRow(c, 2, z0, z1, accumulate: accumulate)
+        storeTileRow(c1, 2, z2, z3, accumulate: accumulate)
+        storeTileRow(c, 3, u0, u1, accumulate: accumulate)
+        storeTileRow(c1, 3, u2, u3, accumulate: accumulate)
     }
 }
 

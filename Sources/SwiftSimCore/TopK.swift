@@ -1,17 +1,40 @@
 // TopK.swift — top-k retrieval: for each query row, the k corpus rows of highest cosine, best first.
 //
-// The corpus is streamed in blocks of Y panels through the GEMM engine of Gemm.swift (the same packing,
-// micro-kernel and scaling as Pairwise.swift, so every score is bitwise the pairwise value, narrowed to
-// the input dtype before it is ranked). Each thread keeps, per query, a binary heap of its k best
-// (score, index) pairs, worst on top, and a threshold that lets a whole tile row be rejected with two
-// vector compares; the heaps are merged at the end. Memory: the packed queries of one pass, one block
-// of packed corpus and the heaps per thread — O(threads·(q·k + block)), never O(q·n).
+// Every score comes from the GEMM engine of Gemm.swift: the same micro-kernel FMA chains (KC = 128 steps
+// from zero per K block, the block sums added in order), the same row scales (rowScale, with its
+// power-of-two factors) and the same scale product r_q · r_c as Pairwise.swift, so each score is bitwise
+// the pairwise value, narrowed to the input dtype before it is ranked. Two paths produce the scores:
+//   - Streaming (few queries: `streamPass`). The work is one pass over the corpus. The queries are packed
+//     once; the corpus is split by rows over the threads and read in place, NR rows (one tile wide) at a
+//     time: their inverse norms are computed first (which pulls the rows into cache), then the rows are
+//     transposed, 128 elements at a time, into an L1 slice laid out [k][NR] (16 × 16 in-register
+//     transposes, Sources/CSwiftSimSIMD) that every query panel is multiplied with (a narrow tile for
+//     the last few queries: Gemm.swift's narrowKernel). No packed copy of the corpus is made and its
+//     norms cost no second read from memory.
+//   - Packed (many queries: `packedPass`). Blocks of corpus panels are packed as Pairwise.swift packs Y
+//     and every query panel runs over them: the packing is amortised over the queries.
+// Selection: each thread keeps, per query, a binary heap of its best (score, index) pairs, worst on top,
+// and a threshold that lets a whole tile row be rejected with two vector compares; excluded corpus rows
+// are skipped when a tile row is offered, so the heaps hold only rows the caller may get; the heaps are
+// merged at the end, and positions left without a candidate get index -1 and a NaN score. Memory: the
+// packed queries of one pass, the heaps, and per thread one packed corpus block (packed) or one slice
+// (streaming): O(threads·(q·k + block)), never O(q·n).
 //
-// Order: higher score first; equal scores by lower corpus index; NaN after every number (NaNs among
-// themselves by index). The order is total, so the result does not depend on how the corpus was split.
+// Order: higher score first; equal scores by lower corpus index; NaN scores after every number (NaNs
+// among themselves by index); padding after every candidate. The order is total, so the result depends
+// neither on how the corpus was split, nor on the thread count, nor on the path.
 
 import CSwiftSimABI
+import CSwiftSimSIMD
 import CSwiftSimThreads
+
+/// SSIM_TOP_K_AUTO streams the corpus when there are at most this many queries and their packed panels
+/// take at most `topKStreamQueryBytes` (they are re-read from L2 for every slice of the corpus); more
+/// queries amortise the packing of the corpus, which then runs at the micro-kernel's full tile.
+let topKStreamMaxQueries = 256
+let topKStreamQueryBytes = 1 << 20
+
+// MARK: selection
 
 /// One worker's heaps for the queries of one pass: query q's heap is scores/indices[q·k ..< q·k + k].
 struct TopKHeaps<A: BinaryFloatingPoint> {
@@ -63,6 +86,58 @@ struct TopKHeaps<A: BinaryFloatingPoint> {
     }
 }
 
+/// The corpus rows each query must skip: a strictly increasing list per query (CSR offsets into one
+/// index array) and/or the diagonal (query i skips row i).
+struct TopKExclusions {
+    let indptr: UnsafePointer<Int64>?
+    let indices: UnsafePointer<Int64>?
+    let diagonal: Bool
+
+    @inline(__always) var any: Bool { indptr != nil || diagonal }
+
+    /// The caller's lists, checked rather than trusted: nil when an offset or an index is out of range or
+    /// a list is not strictly increasing (SSIM_ERR_BAD_INDEX). O(nq + count).
+    static func checked(_ e: UnsafePointer<ssim_top_k_exclusions>?, nq: Int, n: Int) -> TopKExclusions? {
+        guard let e = e?.pointee else { return TopKExclusions(indptr: nil, indices: nil, diagonal: false) }
+        let diagonal = e.exclude_self != 0
+        guard let indptr = e.indptr else { return TopKExclusions(indptr: nil, indices: nil, diagonal: diagonal) }
+        let count = e.count
+        guard count >= 0, indptr[0] == 0, indptr[nq] == count else { return nil }
+        guard let indices = e.indices else { return count == 0 ? TopKExclusions(indptr: nil, indices: nil, diagonal: diagonal) : nil }
+        for q in 0..<nq {
+            let lo = indptr[q], hi = indptr[q &+ 1]
+            guard lo <= hi, hi <= count else { return nil }
+            var previous: Int64 = -1
+            for i in Int(lo)..<Int(hi) {
+                let v = indices[i]
+                guard v > previous, v < Int64(n) else { return nil }
+                previous = v
+            }
+        }
+        return TopKExclusions(indptr: indptr, indices: indices, diagonal: diagonal)
+    }
+
+    /// Bit l is set when corpus row `first + l` (l < count ≤ 64) is excluded for query `q`: a binary
+    /// search for the first listed row ≥ first, then a walk while the rows are below first + count.
+    @inline(__always) func skipped(query q: Int, first: Int, count: Int) -> UInt64 {
+        var m: UInt64 = 0
+        if diagonal && q >= first && q < first &+ count { m = 1 &<< UInt64(q &- first) }
+        guard let indptr, let indices else { return m }
+        var lo = Int(indptr[q]), hi = Int(indptr[q &+ 1])
+        let end = hi
+        while lo < hi {
+            let mid = (lo &+ hi) >> 1
+            if indices[mid] < Int64(first) { lo = mid &+ 1 } else { hi = mid }
+        }
+        let last = Int64(first &+ count)
+        while lo < end && indices[lo] < last {
+            m |= 1 &<< UInt64(Int(indices[lo]) &- first)
+            lo &+= 1
+        }
+        return m
+    }
+}
+
 /// True when a lane of `a` or `b` is ≥ `t` (NaN lanes are not). Written for the concrete register types
 /// because the generic SIMD comparison compiles to a loop over lanes; the type test folds away.
 @inline(__always)
@@ -78,16 +153,26 @@ func anyAtLeast<V: SIMD>(_ a: V, _ b: V, _ t: V.Scalar) -> Bool where V.Scalar: 
     return any((a .>= V(repeating: t)) .| (b .>= V(repeating: t)))
 }
 
-/// Scales one tile (`rows` queries from `firstQuery` × `cols` corpus rows from `firstIndex`) and offers
-/// its scores to the heaps, rejecting a whole tile row when no score reaches the query's threshold.
+/// Where the tiles of one call go: the heaps of the worker, the exclusions, and the pass's first query.
+struct TopKSink<A: BinaryFloatingPoint> {
+    let heaps: TopKHeaps<A>
+    let exclusions: TopKExclusions
+    /// The global index of the pass's query 0 (the exclusions are indexed by global query).
+    let queryOffset: Int
+}
+
+/// Scales one tile (`rows` queries from pass query `firstQuery` × `cols` corpus rows from `firstIndex`)
+/// and offers its scores to the heaps, rejecting a whole tile row when no score reaches the query's
+/// threshold and skipping the excluded rows.
 @inline(__always)
 func selectTile<T: SimScalar>(
     _ c: UnsafePointer<T.Vec>, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
-    firstQuery: Int, firstIndex: Int, heaps: TopKHeaps<T.Acc>, _: T.Type
+    firstQuery: Int, firstIndex: Int, sink: TopKSink<T.Acc>, _: T.Type
 ) {
     let w = T.Vec.scalarCount, nrv = gemmNRV
     let scales = PanelScales<T.Vec>(ry)
     let narrows = MemoryLayout<T>.size != MemoryLayout<T.Acc>.size
+    let heaps = sink.heaps
     for r in 0..<rows {
         let ri = T.Vec(repeating: rx[r])
         var v0 = scales.scaled(c, row: r, 0, ri: ri)
@@ -103,138 +188,447 @@ func selectTile<T: SimScalar>(
                 v1 = T.load(p + w &* MemoryLayout<T>.stride)
             }
         }
-        for l in 0..<cols { heaps.offer(q, l < w ? v0[l] : v1[l &- w], Int64(firstIndex &+ l)) }
+        let skip = sink.exclusions.any ? sink.exclusions.skipped(query: sink.queryOffset &+ q, first: firstIndex, count: cols) : 0
+        for l in 0..<cols where (skip >> UInt64(l)) & 1 == 0 {
+            heaps.offer(q, l < w ? v0[l] : v1[l &- w], Int64(firstIndex &+ l))
+        }
     }
 }
+
+// MARK: the call
 
 /// The exported entry point (see swiftsim.h).
 func topK<T: SimScalar>(
     _ queries: UnsafePointer<T>?, _ corpus: UnsafePointer<T>?, _ scores: UnsafeMutablePointer<T>?,
     _ indices: UnsafeMutablePointer<Int64>?, nq: Int64, n: Int64, d: Int64, k: Int64,
     qRowStride: Int64, qElemStride: Int64, cRowStride: Int64, cElemStride: Int64,
-    epsilon: Double, assumeNormalized: Int32, threads: Int32, interrupt: UnsafePointer<Int32>?
+    exclude: UnsafePointer<ssim_top_k_exclusions>?, epsilon: Double, assumeNormalized: Int32, method: Int32, threads: Int32,
+    interrupt: UnsafePointer<Int32>?
 ) -> ssim_status {
-    guard nq >= 0, n >= 0, d >= 0, k >= 1, k <= n else { return SSIM_ERR_BAD_SHAPE }
+    guard nq >= 0, n >= 0, d >= 0, k >= 1 else { return SSIM_ERR_BAD_SHAPE }
+    guard method == SSIM_TOP_K_AUTO || method == SSIM_TOP_K_STREAM || method == SSIM_TOP_K_PACKED else {
+        return SSIM_ERR_BAD_SHAPE
+    }
     guard epsilon >= 0 else { return SSIM_ERR_BAD_EPSILON }
     if nq == 0 { return SSIM_OK }
     guard let queries, let corpus, let scores, let indices else { return SSIM_ERR_NULL_POINTER }
     let rq = Int(nq), rn = Int(n), rd = Int(d), rk = Int(k)
-    guard let work = checkedProduct(rq, rn, max(rd, 1)) else { return SSIM_ERR_BAD_SHAPE }
-    let t = gemmThreads(threads, work: work)
-    let normalize = assumeNormalized == 0
-    let eps = EpsilonFloor<T.Acc>(epsilon)
+    guard checkedProduct(rq, rk) != nil, let work = checkedProduct(rq, rn, max(rd, 1)) else { return SSIM_ERR_BAD_SHAPE }
+    guard let exclusions = TopKExclusions.checked(exclude, nq: rq, n: rn) else { return SSIM_ERR_BAD_INDEX }
+    let po = UnsafeMutableRawPointer(scores)
+    let kept = min(rk, rn)  // no query has more candidates than corpus rows
+    if kept == 0 {
+        for i in 0..<(rq &* rk) {
+            po.storeBytes(of: T.nan, toByteOffset: i &* MemoryLayout<T>.stride, as: T.self)
+            indices[i] = -1
+        }
+        return SSIM_OK
+    }
     let acc = MemoryLayout<T.Acc>.stride
-    let bl = AllPairsBlocking(T.self, d: rd, xRows: rq, yRows: rn)
-    let mr = bl.mr, nr = bl.nr
-    // Queries per pass: the packed panels (bl.xPass) and every worker's heaps within gemmPackBytes.
-    let heapBytes = rk &* (acc &+ 8) &+ 16
-    let qPass = max(mr, min(bl.xPass, gemmPackBytes / max(1, t &* heapBytes) / mr &* mr))
-    let blockRows = bl.blockPanels &* nr
-    let pair = MemoryLayout<(T.Acc, Int64)>.stride
-    // The workspace, laid out once (offsets), then allocated: query panels and scales; per worker its
-    // heaps, its merge scratch, its tile buffer and one packed corpus block with its scales.
-    var plan = WorkspacePlan()
-    let perWorker = checkedProduct(blockRows, max(rd, 1), acc)
-    guard let panelBytes = checkedProduct(qPass, rd, acc), let heapScoreBytes = checkedProduct(qPass, rk, acc),
-        let heapIndexBytes = checkedProduct(qPass, rk, 8), let mergeBytes = checkedProduct(t, rk, pair),
-        let blockBytes = perWorker
-    else { return SSIM_ERR_BAD_SHAPE }
-    let qPanelsAt = plan.reserve(panelBytes), qScalesAt = plan.reserve(qPass &* acc)
-    let workerAt = (0..<t).map { _ in
-        (
-            scores: plan.reserve(heapScoreBytes), indices: plan.reserve(heapIndexBytes), counts: plan.reserve(qPass &* 8),
-            thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
-            tiles: plan.reserve(bl.tileVectors &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
-            cPanels: plan.reserve(blockBytes)
-        )
+    let stream: Bool
+    switch method {
+    case SSIM_TOP_K_STREAM: stream = true
+    case SSIM_TOP_K_PACKED: stream = false
+    default: stream = rq <= topKStreamMaxQueries && rq &* max(rd, 1) &* acc <= topKStreamQueryBytes
     }
-    guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
-    let memory = Workspace(bytes: total)
-    guard let base = memory.base else { return SSIM_ERR_NO_MEMORY }
-    defer { memory.free() }
-    let qPanels = (base + qPanelsAt).assumingMemoryBound(to: T.Acc.self)
-    let qScales = (base + qScalesAt).assumingMemoryBound(to: T.Acc.self)
-    let heaps: [TopKHeaps<T.Acc>] = workerAt.map {
-        TopKHeaps(
-            k: rk, scores: (base + $0.scores).assumingMemoryBound(to: T.Acc.self),
-            indices: (base + $0.indices).assumingMemoryBound(to: Int64.self),
-            counts: (base + $0.counts).assumingMemoryBound(to: Int.self),
-            thresholds: (base + $0.thresholds).assumingMemoryBound(to: T.Acc.self))
-    }
-    let corpusRows = RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride))
-    let queryRows = RowMatrix(base: UnsafeRawPointer(queries), rows: rq, rowStride: Int(qRowStride), elemStride: Int(qElemStride))
-    let po = UnsafeMutableRawPointer(scores), pi = indices
-    let blocks = (rn &+ blockRows &- 1) / blockRows
+    let call = TopKCall<T>(
+        queries: RowMatrix(base: UnsafeRawPointer(queries), rows: rq, rowStride: Int(qRowStride), elemStride: Int(qElemStride)),
+        corpus: RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride)),
+        d: rd, k: rk, kept: kept, epsilon: EpsilonFloor<T.Acc>(epsilon), normalize: assumeNormalized == 0,
+        exclusions: exclusions, threads: gemmThreads(threads, work: work), interrupt: interrupt, scores: po, indices: indices)
+    return call.run(stream: stream)
+}
 
-    heaps.withUnsafeBufferPointer { heaps in
-        var qs0 = 0
-        while qs0 < rq {
-            let qRows = min(qPass, rq &- qs0), npq = (qRows &+ mr &- 1) / mr
-            let chunk = 4
-            forEachTask((npq &+ chunk &- 1) / chunk, threads: t) { _, task in
-                let p0 = task &* chunk, p1 = min(npq, p0 &+ chunk)
-                packRows(
-                    queryRows, first: qs0 &+ p0 &* mr, count: min(qRows, p1 &* mr) &- p0 &* mr, width: mr, d: rd,
-                    panels: qPanels + p0 &* mr &* rd, scales: qScales + p0 &* mr, epsilon: eps, normalize: normalize,
-                    T.self)
-            }
-            for h in heaps { h.counts.initialize(repeating: 0, count: qRows) }
-            forEachTask(blocks, threads: t) { worker, blk in
-                if ssim_flag_is_set(interrupt) { return }
-                let at = workerAt[worker]
-                let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
-                let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
-                let cPanels = (base + at.cPanels).assumingMemoryBound(to: T.Acc.self)
-                let c0 = blk &* blockRows, cRows = min(blockRows, rn &- c0), npc = (cRows &+ nr &- 1) / nr
-                packRows(
-                    corpusRows, first: c0, count: cRows, width: nr, d: rd, panels: cPanels, scales: cScales,
-                    epsilon: eps, normalize: normalize, T.self)
-                for ip in 0..<npq {
-                    if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
-                    let a = UnsafePointer(qPanels + ip &* mr &* rd)
-                    var pc = 0
-                    repeat {
-                        let kc = min(gemmKC, rd &- pc)
-                        for jp in 0..<npc {
-                            microKernel(
-                                a + pc &* mr, UnsafePointer(cPanels + jp &* nr &* rd + pc &* nr), kc,
-                                tiles + jp &* gemmTileVectors, accumulate: pc > 0)
-                        }
-                        pc &+= gemmKC
-                    } while pc < rd
-                    let rows = min(mr, qRows &- ip &* mr)
-                    for jp in 0..<npc {
-                        selectTile(
-                            tiles + jp &* gemmTileVectors, rx: qScales + ip &* mr, ry: cScales + jp &* nr, rows: rows,
-                            cols: min(nr, cRows &- jp &* nr), firstQuery: ip &* mr, firstIndex: c0 &+ jp &* nr,
-                            heaps: heaps[worker], T.self)
-                    }
+/// One top-k call: its operands, its outputs and how it is split.
+struct TopKCall<T: SimScalar> {
+    let queries: RowMatrix
+    let corpus: RowMatrix
+    let d: Int
+    /// Results per query (the output's width) and candidates kept per query and worker (min(k, n)).
+    let k: Int, kept: Int
+    let epsilon: EpsilonFloor<T.Acc>
+    let normalize: Bool
+    let exclusions: TopKExclusions
+    let threads: Int
+    let interrupt: UnsafePointer<Int32>?
+    let scores: UnsafeMutableRawPointer
+    let indices: UnsafeMutablePointer<Int64>
+
+    /// Offsets of one worker's pieces in the workspace.
+    struct WorkerLayout {
+        var scores = 0, indices = 0, counts = 0, thresholds = 0, merge = 0
+        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, corpus = 0, slot = 0
+    }
+
+    /// Lays the workspace out, allocates it, then runs the passes of queries through the chosen path
+    /// and merges each pass's heaps into the outputs.
+    func run(stream: Bool) -> ssim_status {
+        let t = threads, acc = MemoryLayout<T.Acc>.stride, rq = queries.rows, rd = d
+        let bl = AllPairsBlocking(T.self, d: rd, xRows: rq, yRows: corpus.rows)
+        let mr = bl.mr, nr = bl.nr
+        // Queries per pass: the packed panels (bl.xPass) and every worker's heaps within gemmPackBytes.
+        let heapBytes = kept &* (acc &+ 8) &+ 16
+        let qPass = max(mr, min(bl.xPass, gemmPackBytes / max(1, t &* heapBytes) / mr &* mr))
+        let panelsPerPass = (qPass &+ mr &- 1) / mr
+        let blockRows = stream ? 2 &* nr : bl.blockPanels &* nr  // streaming: one group (streamPass)
+        let pair = MemoryLayout<(T.Acc, Int64)>.stride
+        let contiguous = corpus.elemStride == MemoryLayout<T>.stride
+        // The workspace, laid out once (offsets), then allocated: query panels and scales; per worker its
+        // heaps, its merge scratch, its tiles, and one packed corpus block (packed) or one slice (streaming)
+        // with the scales of its rows.
+        var plan = WorkspacePlan()
+        let tileCount = stream ? max(2, panelsPerPass) &* gemmTileVectors : bl.tileVectors
+        let corpusElements = stream ? gemmKC &* blockRows : blockRows &* max(rd, 1)
+        guard let panelBytes = checkedProduct(qPass, rd, acc), let heapScoreBytes = checkedProduct(qPass, kept, acc),
+            let heapIndexBytes = checkedProduct(qPass, kept, 8), let mergeBytes = checkedProduct(t, kept, pair),
+            let corpusBytes = checkedProduct(corpusElements, acc)
+        else { return SSIM_ERR_BAD_SHAPE }
+        let qPanelsAt = plan.reserve(panelBytes), qScalesAt = plan.reserve(qPass &* acc)
+        let workerAt = (0..<t).map { _ in
+            WorkerLayout(
+                scores: plan.reserve(heapScoreBytes), indices: plan.reserve(heapIndexBytes), counts: plan.reserve(qPass &* 8),
+                thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
+                tiles: plan.reserve(tileCount &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
+                cFactors: plan.reserve(blockRows &* acc), sums: plan.reserve(blockRows &* acc),
+                states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0), corpus: plan.reserve(corpusBytes),
+                slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0))
+        }
+        guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
+        let memory = Workspace(bytes: total)
+        guard let base = memory.base else { return SSIM_ERR_NO_MEMORY }
+        defer { memory.free() }
+        let qPanels = (base + qPanelsAt).assumingMemoryBound(to: T.Acc.self)
+        let qScales = (base + qScalesAt).assumingMemoryBound(to: T.Acc.self)
+        let heaps: [TopKHeaps<T.Acc>] = workerAt.map {
+            TopKHeaps(
+                k: kept, scores: (base + $0.scores).assumingMemoryBound(to: T.Acc.self),
+                indices: (base + $0.indices).assumingMemoryBound(to: Int64.self),
+                counts: (base + $0.counts).assumingMemoryBound(to: Int.self),
+                thresholds: (base + $0.thresholds).assumingMemoryBound(to: T.Acc.self))
+        }
+        return heaps.withUnsafeBufferPointer { heaps in
+            var qs0 = 0
+            while qs0 < rq {
+                let qRows = min(qPass, rq &- qs0)
+                for h in heaps { h.counts.initialize(repeating: 0, count: qRows) }
+                let pass = Pass(first: qs0, rows: qRows, panels: qPanels, scales: qScales)
+                if stream {
+                    streamPass(pass, base: base, workers: workerAt, heaps: heaps)
+                } else {
+                    packedPass(pass, blocking: bl, base: base, workers: workerAt, heaps: heaps)
                 }
+                if ssim_flag_is_set(interrupt) { return SSIM_INTERRUPTED }
+                merge(pass, base: base, workers: workerAt, heaps: heaps)
+                qs0 &+= qPass
             }
-            if ssim_flag_is_set(interrupt) { return }
-            // Merge every worker's heap of each query, best first, into the outputs.
-            let mergeChunk = 64
-            forEachTask((qRows &+ mergeChunk &- 1) / mergeChunk, threads: t) { worker, task in
-                let cand = (base + workerAt[worker].merge).bindMemory(to: (T.Acc, Int64).self, capacity: t &* rk)
-                for q in (task &* mergeChunk)..<min(qRows, (task &+ 1) &* mergeChunk) {
-                    var count = 0
-                    for h in heaps {
-                        for e in 0..<h.counts[q] {
-                            cand[count] = (h.scores[q &* rk &+ e], h.indices[q &* rk &+ e])
-                            count &+= 1
-                        }
-                    }
-                    var buf = UnsafeMutableBufferPointer(start: cand, count: count)
-                    buf.sort { TopKHeaps<T.Acc>.ranksAfter($1.0, $1.1, $0.0, $0.1) }
-                    let row = (qs0 &+ q) &* rk
-                    for e in 0..<rk {
-                        po.storeBytes(of: T.narrow(buf[e].0), toByteOffset: (row &+ e) &* MemoryLayout<T>.stride, as: T.self)
-                        pi[row &+ e] = buf[e].1
-                    }
-                }
-            }
-            qs0 &+= qPass
+            return SSIM_OK
         }
     }
-    return ssim_flag_is_set(interrupt) ? SSIM_INTERRUPTED : SSIM_OK
+
+    /// The queries of one pass and where they are packed.
+    struct Pass {
+        let first: Int, rows: Int
+        let panels: UnsafeMutablePointer<T.Acc>
+        let scales: UnsafeMutablePointer<T.Acc>
+    }
+
+    @inline(__always) func sink(_ heaps: TopKHeaps<T.Acc>, _ pass: Pass) -> TopKSink<T.Acc> {
+        TopKSink(heaps: heaps, exclusions: exclusions, queryOffset: pass.first)
+    }
+
+    /// Packs the pass's queries into panels of `gemmMR` rows, a few panels per task; the last panel is
+    /// `width(p)` wide.
+    func packQueries(_ pass: Pass, width: (Int) -> Int) {
+        let mr = gemmMR, np = (pass.rows &+ mr &- 1) / mr, chunk = 4
+        forEachTask((np &+ chunk &- 1) / chunk, threads: threads) { _, task in
+            for p in (task &* chunk)..<min(np, (task &+ 1) &* chunk) {
+                let q0 = p &* mr
+                packPanel(
+                    queries.row(pass.first &+ q0), rowStride: queries.rowStride, elemStride: queries.elemStride,
+                    rows: min(mr, pass.rows &- q0), d: d, width: width(p), into: pass.panels + q0 &* d,
+                    scales: pass.scales + q0, epsilon: epsilon, normalize: normalize, T.self)
+            }
+        }
+    }
+
+    // MARK: streaming path
+
+    /// One pass over the corpus for the pass's queries: the corpus split by groups of rows over the
+    /// threads, each group's norms, slices and tiles computed by one thread. A group is one tile wide
+    /// (NR rows), or two (`wide`: one panel of at most four queries on a target with two registers per
+    /// tile, whose few FMA chains would otherwise wait on the FMA latency).
+    ///
+    /// A full group of contiguous rows takes the fast route: per K block and per register of rows (16
+    /// Float or 8 Double rows), the rows' squared norms are advanced over the block (sumSquares's own
+    /// operations, its state kept per row) and the same, now L1-resident, elements are transposed into
+    /// the slice, while the next group is prefetched into L2; the norms are finished after the last block.
+    /// A row whose scale needs a factor (rare) sends the group through the general route again: scales
+    /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
+    /// take the general route directly.
+    func streamPass(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
+        let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr
+        let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
+        packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
+        let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
+        let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
+        let groups = (corpus.rows &+ gs &- 1) / gs
+        let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
+        let contiguous = corpus.elemStride == size
+        let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
+        let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
+        forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
+            let at = workers[worker]
+            let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
+            let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
+            let cFactors = (base + at.cFactors).assumingMemoryBound(to: T.Acc.self)
+            let sums = (base + at.sums).assumingMemoryBound(to: T.Acc.self)
+            let states = (base + at.states).assumingMemoryBound(to: T.Vec.self)
+            let slice = (base + at.corpus).assumingMemoryBound(to: T.Acc.self)
+            let slot = contiguous ? nil : base + at.slot
+            let sink = sink(heaps[worker], pass)
+            // The products of the group's slices with every query panel, K block by K block.
+            @inline(__always) func multiply(_ pc: Int, _ kc: Int) {
+                if wide {
+                    wideKernel(
+                        rows: lastWidth, UnsafePointer(pass.panels + pc &* lastWidth), UnsafePointer(slice), kc, tiles,
+                        accumulate: pc > 0)
+                } else {
+                    for p in 0..<panels {
+                        let pw = p == panels &- 1 ? lastWidth : mr
+                        narrowKernel(
+                            rows: pw, UnsafePointer(pass.panels + p &* mr &* d + pc &* pw), UnsafePointer(slice), kc,
+                            tiles + p &* gemmTileVectors, accumulate: pc > 0)
+                    }
+                }
+            }
+            for g in (task &* perTask)..<min(groups, (task &+ 1) &* perTask) {
+                if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
+                let j0 = g &* gs, count = min(gs, corpus.rows &- j0)
+                var general = !(contiguous && count == gs)
+                if !general {
+                    // The fast route (see above). `ahead`: a later group (at least 64 KiB on), fetched into L2
+                    // meanwhile; a prefetch past the corpus's end is harmless but pointless, so none is made.
+                    let ahead = g &+ aheadGroups < groups ? aheadGroups &* gs &* corpus.rowStride : 0
+                    if normalize { states.initialize(repeating: T.Vec(), count: 2 &* gs) }
+                    var pc = 0
+                    repeat {
+                        let kc = min(gemmKC, d &- pc)
+                        for h in 0..<(gs / w) {
+                            let rows = corpus.row(j0 &+ h &* w)
+                            if normalize {
+                                let end = min(pc &+ kc, pairsEnd)
+                                for r in stride(from: 0, to: w, by: 4) {
+                                    sumSquaresStep4(
+                                        rows + r &* corpus.rowStride, rowStride: corpus.rowStride, pairs: pc..<max(pc, end),
+                                        single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
+                                        state: states + 2 &* (h &* w &+ r), T.self)
+                                }
+                            }
+                            var k = 0
+                            while k &+ w <= kc {
+                                transposeRows(rows + (pc &+ k) &* size, corpus.rowStride, slice + (k &* gs &+ h &* w), gs, ahead: ahead)
+                                k &+= w
+                            }
+                        }
+                        transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
+                        multiply(pc, kc)
+                        pc &+= gemmKC
+                    } while pc < d
+                    if normalize {
+                        finishSumSquares(states, rows: gs, first: j0, tailFrom: d / w &* w, into: sums)
+                        general = rowScales(
+                            sums: sums, count: gs, corpus.row(j0), rowStride: corpus.rowStride, d, size, epsilon: epsilon,
+                            scales: cScales, factors: cFactors, T.self)
+                    } else {
+                        for r in 0..<gs { cScales[r] = 1 }
+                    }
+                }
+                if general {
+                    // The general route: scales first, then the scaled elements one by one.
+                    for r in 0..<count {
+                        if normalize {
+                            let sc = rowScale(corpus.row(j0 &+ r), d, corpus.elemStride, epsilon: epsilon, slot: slot, T.self)
+                            cScales[r] = sc.r
+                            cFactors[r] = sc.factor
+                        } else {
+                            cScales[r] = 1
+                            cFactors[r] = 1
+                        }
+                    }
+                    for r in count..<gs {
+                        cScales[r] = 0
+                        cFactors[r] = 0
+                    }
+                    var pc = 0
+                    repeat {
+                        let kc = min(gemmKC, d &- pc)
+                        transposeTail(first: j0, count: count, k0: pc, from: 0, to: kc, width: gs, factors: cFactors, into: slice)
+                        multiply(pc, kc)
+                        pc &+= gemmKC
+                    } while pc < d
+                }
+                if wide {
+                    for h in 0..<2 where count > h &* nr {
+                        selectTile(
+                            tiles + h &* gemmTileVectors, rx: pass.scales, ry: cScales + h &* nr, rows: pass.rows,
+                            cols: min(nr, count &- h &* nr), firstQuery: 0, firstIndex: j0 &+ h &* nr, sink: sink, T.self)
+                    }
+                } else {
+                    for p in 0..<panels {
+                        selectTile(
+                            tiles + p &* gemmTileVectors, rx: pass.scales + p &* mr, ry: cScales, rows: min(mr, pass.rows &- p &* mr),
+                            cols: count, firstQuery: p &* mr, firstIndex: j0, sink: sink, T.self)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Elements `k0 + from ..< k0 + to` of corpus rows `first ..< first + count` (count ≤ width; the other
+    /// columns zero) into `slice` laid out [k][width], one by one: each widened and multiplied by its row's
+    /// factor (none: 1), the values packPanel puts in a Y panel.
+    @inline(__always)
+    func transposeTail(
+        first: Int, count: Int, k0: Int, from: Int, to: Int, width: Int, factors: UnsafePointer<T.Acc>?,
+        into slice: UnsafeMutablePointer<T.Acc>
+    ) {
+        var k = from
+        while k < to {
+            let dst = slice + k &* width, offset = (k0 &+ k) &* corpus.elemStride
+            for r in 0..<width {
+                if r < count {
+                    let x = T.widen(corpus.row(first &+ r).load(fromByteOffset: offset, as: T.self))
+                    dst[r] = factors.map { x * $0[r] } ?? x
+                } else {
+                    dst[r] = 0
+                }
+            }
+            k &+= 1
+        }
+    }
+
+    /// Each row's squared norm from its sumSquares state (two registers per row in `states`): the lane
+    /// tree of their sum, then the scalar tail from element `tailFrom` — what SumSquaresState.finish does.
+    @inline(__always)
+    func finishSumSquares(_ states: UnsafePointer<T.Vec>, rows: Int, first: Int, tailFrom: Int, into sums: UnsafeMutablePointer<T.Acc>) {
+        var r = 0
+        while r &+ 3 <= rows {
+            let (a, b, c) = T.hsum3(
+                states[2 &* r] + states[2 &* r &+ 1], states[2 &* r &+ 2] + states[2 &* r &+ 3], states[2 &* r &+ 4] + states[2 &* r &+ 5])
+            sums[r] = a
+            sums[r &+ 1] = b
+            sums[r &+ 2] = c
+            r &+= 3
+        }
+        while r < rows {
+            sums[r] = T.hsum(states[2 &* r] + states[2 &* r &+ 1])
+            r &+= 1
+        }
+        if tailFrom < d {
+            for r in 0..<rows {
+                let t = corpus.row(first &+ r).assumingMemoryBound(to: T.self)
+                var s = sums[r]
+                for j in tailFrom..<d { let v = T.widen(t[j]); s = s.madd(v, v) }
+                sums[r] = s
+            }
+        }
+    }
+
+    /// out[j · outStride + r] = element j of row r (rows `rowStride` bytes apart from `src`), for
+    /// T.Vec.scalarCount rows and elements, widened to Acc.
+    @inline(__always)
+    func transposeRows(
+        _ src: UnsafeRawPointer, _ rowStride: Int, _ out: UnsafeMutablePointer<T.Acc>, _ outStride: Int, ahead: Int
+    ) {
+        let o = UnsafeMutableRawPointer(out)
+        if T.self == Float.self {
+            ssim_transpose16_f32(
+                src.assumingMemoryBound(to: Float.self), rowStride, o.assumingMemoryBound(to: Float.self), outStride, ahead)
+        } else if T.self == Double.self {
+            ssim_transpose8_f64(
+                src.assumingMemoryBound(to: Double.self), rowStride, o.assumingMemoryBound(to: Double.self), outStride, ahead)
+        } else {  // Float16: widened into registers first
+            withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
+                let regs = buffer.baseAddress!
+                for r in 0..<T.Vec.scalarCount { regs[r] = T.load(src + r &* rowStride) }
+                ssim_transpose16_f32(
+                    UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride,
+                    o.assumingMemoryBound(to: Float.self), outStride, 0)
+            }
+        }
+    }
+
+    // MARK: packed path
+
+    /// The pass's queries against every block of packed corpus panels; a task is one block.
+    func packedPass(
+        _ pass: Pass, blocking bl: AllPairsBlocking, base: UnsafeMutableRawPointer, workers: [WorkerLayout],
+        heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>
+    ) {
+        let mr = bl.mr, nr = bl.nr, rd = d, npq = (pass.rows &+ mr &- 1) / mr
+        packQueries(pass) { _ in mr }
+        let blockRows = bl.blockPanels &* nr
+        let blocks = (corpus.rows &+ blockRows &- 1) / blockRows
+        forEachTask(blocks, threads: threads) { worker, blk in
+            if ssim_flag_is_set(interrupt) { return }
+            let at = workers[worker]
+            let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
+            let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
+            let cPanels = (base + at.corpus).assumingMemoryBound(to: T.Acc.self)
+            let sink = sink(heaps[worker], pass)
+            let c0 = blk &* blockRows, cRows = min(blockRows, corpus.rows &- c0), npc = (cRows &+ nr &- 1) / nr
+            packRows(
+                corpus, first: c0, count: cRows, width: nr, d: rd, panels: cPanels, scales: cScales, epsilon: epsilon,
+                normalize: normalize, T.self)
+            for ip in 0..<npq {
+                if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
+                let a = UnsafePointer(pass.panels + ip &* mr &* rd)
+                var pc = 0
+                repeat {
+                    let kc = min(gemmKC, rd &- pc)
+                    for jp in 0..<npc {
+                        microKernel(
+                            a + pc &* mr, UnsafePointer(cPanels + jp &* nr &* rd + pc &* nr), kc, tiles + jp &* gemmTileVectors,
+                            accumulate: pc > 0)
+                    }
+                    pc &+= gemmKC
+                } while pc < rd
+                let rows = min(mr, pass.rows &- ip &* mr)
+                for jp in 0..<npc {
+                    selectTile(
+                        tiles + jp &* gemmTileVectors, rx: pass.scales + ip &* mr, ry: cScales + jp &* nr, rows: rows,
+                        cols: min(nr, cRows &- jp &* nr), firstQuery: ip &* mr, firstIndex: c0 &+ jp &* nr, sink: sink, T.self)
+                }
+            }
+        }
+    }
+
+    // MARK: merge
+
+    /// Every worker's heap of each query of the pass, merged best first into the outputs; the positions
+    /// past the query's candidates get index -1 and a NaN score.
+    func merge(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
+        let mergeChunk = 64, kept = self.kept, k = self.k, size = MemoryLayout<T>.stride
+        let nan = T.nan
+        forEachTask((pass.rows &+ mergeChunk &- 1) / mergeChunk, threads: threads) { worker, task in
+            let cand = (base + workers[worker].merge).bindMemory(to: (T.Acc, Int64).self, capacity: heaps.count &* kept)
+            for q in (task &* mergeChunk)..<min(pass.rows, (task &+ 1) &* mergeChunk) {
+                var count = 0
+                for h in heaps {
+                    for e in 0..<h.counts[q] {
+                        cand[count] = (h.scores[q &* kept &+ e], h.indices[q &* kept &+ e])
+                        count &+= 1
+                    }
+                }
+                var buf = UnsafeMutableBufferPointer(start: cand, count: count)
+                buf.sort { TopKHeaps<T.Acc>.ranksAfter($1.0, $1.1, $0.0, $0.1) }
+                let row = (pass.first &+ q) &* k
+                for e in 0..<k {
+                    let real = e < count
+                    scores.storeBytes(of: real ? T.narrow(buf[e].0) : nan, toByteOffset: (row &+ e) &* size, as: T.self)
+                    indices[row &+ e] = real ? buf[e].1 : -1
+                }
+            }
+        }
+    }
 }

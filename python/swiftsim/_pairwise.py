@@ -210,6 +210,94 @@ def _chunks(
         yield slice(i0, i1), block
 
 
+#: Internal, for tests and benchmarks: ``top_k`` streams the corpus (one pass, no packed copy) for at most
+#: this many queries and packs it for more. None (the default) lets the kernel choose: it streams for at
+#: most 256 queries whose packed rows fit 1 MiB. Both paths give the same bits.
+top_k_stream_queries: int | None = None
+
+_TOP_K_AUTO, _TOP_K_STREAM, _TOP_K_PACKED = 0, 1, 2  # SSIM_TOP_K_* in swiftsim.h
+
+
+def _exclusion_lists(
+    exclude: Any, q: int, n: int, single: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``exclude`` as the kernel takes it: ``(indptr, indices)`` int64, query i's excluded corpus rows
+    ``indices[indptr[i]:indptr[i + 1]]`` sorted and without repeats.
+
+    ``exclude`` is a sequence of ``q`` integer arrays (one array for a single 1-D query), or a sparse
+    matrix of shape ``(q, n)`` in CSR form (anything with ``indptr``, ``indices`` and ``shape``, such as
+    ``scipy.sparse.csr_array``; other scipy formats are converted with ``tocsr()``) whose stored entries
+    mark the excluded rows.
+    """
+    if hasattr(exclude, "tocsr") and getattr(exclude, "format", "csr") != "csr":
+        exclude = exclude.tocsr()  # another scipy.sparse format (COO, CSC, LIL, ...)
+    if hasattr(exclude, "indptr") and hasattr(exclude, "indices") and hasattr(exclude, "shape"):
+        shape = tuple(exclude.shape)
+        if shape != (q, n):
+            raise ValueError(
+                f"exclude as a sparse matrix must have shape (queries, corpus rows) = {(q, n)}, got {shape}"
+            )
+        indptr = np.asarray(exclude.indptr)
+        flat = np.asarray(exclude.indices)
+        if (
+            indptr.shape != (q + 1,)
+            or flat.ndim != 1
+            or indptr.dtype.kind not in "iu"
+            or flat.dtype.kind not in "iu"
+        ):
+            raise ValueError(
+                f"exclude: indptr must be {q + 1} integers and indices a 1-D integer array, got shapes "
+                f"{indptr.shape} and {flat.shape}"
+            )
+        counts = indptr[1:].astype(np.int64) - indptr[:-1].astype(np.int64)
+        if indptr[0] != 0 or (counts < 0).any() or indptr[-1] != flat.size:
+            raise ValueError("exclude: indptr must rise from 0 to the number of stored indices")
+    else:
+        if isinstance(exclude, (str, bytes)):
+            raise TypeError(f"exclude must be a sequence of integer arrays, got {type(exclude).__name__}")
+        try:
+            lists = [exclude] if single else list(exclude)
+        except TypeError:
+            raise TypeError(
+                f"exclude must be a sequence of integer arrays or a CSR matrix, got {type(exclude).__name__}"
+            ) from None
+        if len(lists) != q:
+            raise ValueError(
+                f"exclude must hold one array of corpus rows per query: {q} queries, {len(lists)} arrays"
+            )
+        arrays = []
+        for i, rows in enumerate(lists):
+            a = np.asarray(rows)
+            if a.ndim > 1:
+                raise ValueError(f"exclude[{i}] must be a 1-D array of corpus rows, got shape {a.shape}")
+            if a.size and a.dtype.kind not in "iu":
+                raise TypeError(f"exclude[{i}] must hold integers (corpus rows), got dtype {a.dtype}")
+            arrays.append(a.reshape(-1))
+        counts = np.array([a.size for a in arrays], np.int64)
+        flat = np.concatenate(arrays) if arrays else np.empty(0, np.int64)
+    if flat.size and flat.dtype.kind not in "iu":
+        flat = flat.astype(np.int64)  # an empty concatenation of float64 arrays
+    if flat.size:
+        bad = (flat < 0) | (flat >= n)
+        if bad.any():
+            at = int(np.argmax(bad))
+            row = int(np.searchsorted(np.cumsum(counts), at, side="right"))
+            raise ValueError(f"exclude: query {row} excludes corpus row {flat[at]}, outside [0, {n})")
+    flat = flat.astype(np.int64, copy=False)
+    rows = np.repeat(np.arange(q, dtype=np.int64), counts)
+    step = np.diff(flat)
+    if (step <= 0)[rows[1:] == rows[:-1]].any():  # not sorted or repeated within a query: sort, drop repeats
+        order = np.lexsort((flat, rows))
+        flat, rows = flat[order], rows[order]
+        keep = np.ones(flat.size, bool)
+        keep[1:] = (flat[1:] != flat[:-1]) | (rows[1:] != rows[:-1])
+        flat, rows = flat[keep], rows[keep]
+        counts = np.bincount(rows, minlength=q).astype(np.int64)
+    indptr = np.zeros(q + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, np.ascontiguousarray(flat)
+
+
 @overload
 def top_k(
     queries: NDArray[F],
@@ -218,38 +306,75 @@ def top_k(
     epsilon: float = 1e-12,
     *,
     assume_normalized: bool = False,
+    exclude: Any = None,
+    exclude_self: bool = False,
 ) -> tuple[NDArray[F], NDArray[np.int64]]: ...
 @overload
 def top_k(
-    queries: ArrayLike, corpus: ArrayLike, k: int, epsilon: float = 1e-12, *, assume_normalized: bool = False
+    queries: ArrayLike,
+    corpus: ArrayLike,
+    k: int,
+    epsilon: float = 1e-12,
+    *,
+    assume_normalized: bool = False,
+    exclude: Any = None,
+    exclude_self: bool = False,
 ) -> tuple[Floats, NDArray[np.int64]]: ...
 def top_k(
-    queries: ArrayLike, corpus: ArrayLike, k: int, epsilon: float = 1e-12, *, assume_normalized: bool = False
+    queries: ArrayLike,
+    corpus: ArrayLike,
+    k: int,
+    epsilon: float = 1e-12,
+    *,
+    assume_normalized: bool = False,
+    exclude: Any = None,
+    exclude_self: bool = False,
 ) -> tuple[Floats, NDArray[np.int64]]:
-    """The ``k`` corpus rows most cosine-similar to each query, best first.
+    """The ``k`` corpus rows most cosine-similar to each query, best first; scores in [-1, 1].
 
     Parameters
     ----------
     queries : array_like, shape (q, d) or (d,)
     corpus : array_like, shape (n, d)
     k : int
-        1 <= k <= n.
+        ``k >= 1``. When a query has fewer than ``k`` candidates (``k > n``, or rows excluded), its
+        last positions are padding (see Returns).
     epsilon : float, default 1e-12
         Floor on each squared norm.
     assume_normalized : bool, default False
         Take every row as unit length (skip the norms): the scores are then plain dot products.
+    exclude : sequence of q integer arrays, or sparse matrix of shape (q, n), optional
+        Per query, the corpus rows it must never return: ``exclude[i]`` lists query ``i``'s (in any
+        order, repeats allowed; one array for a single 1-D query), or the stored entries of row ``i``
+        of a CSR matrix (``scipy.sparse.csr_array``/``csr_matrix``; other sparse formats are converted).
+        The rows are skipped inside the selection, so ``k`` results come back whenever ``k`` rows
+        remain: no over-fetching and no filtering afterwards.
+    exclude_self : bool, default False
+        Query ``i`` never returns corpus row ``i``: the ``top_k(x, x, k)`` case, each row's
+        neighbours without itself. Combines with ``exclude``.
 
     Returns
     -------
     (scores, indices) : tuple of ndarray, shapes (q, k) (or (k,) for one 1-D query)
-        ``scores`` in the inputs' float dtype, each in [-1, 1], descending; ``indices`` int64 corpus
-        rows. Equal scores are ordered by lower index; NaN scores (rows holding NaN or Inf) rank last.
+        ``scores`` in the inputs' float dtype, descending; ``indices`` int64 corpus rows. Equal
+        scores are ordered by lower index; NaN scores (rows holding NaN or Inf) rank after every
+        number. Positions without a candidate come after every real one and hold index -1 and a
+        NaN score (faiss's convention).
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, ``k < 1``, or exclusions that are out of range (not in ``[0, n)``) or
+        do not have one entry per query.
+    TypeError
+        For a non-integer ``k``, non-bool flags, or exclusions that are not integers.
 
     Notes
     -----
-    The corpus is streamed in blocks through the pairwise kernel into a bounded heap per query, so
-    memory is O(q·k + block), never O(q·n); the scores are bitwise those of
-    :func:`pairwise_cosine_similarity`.
+    The scores are bitwise those of :func:`pairwise_cosine_similarity` for the same rows, for any
+    thread count. Few queries stream the corpus once (its norms computed in the same pass, no packed
+    copy), many queries pack it in blocks for the GEMM micro-kernel; each query's candidates go
+    through a bounded heap, so memory is O(q·k + block), never O(q·n).
 
     Examples
     --------
@@ -257,6 +382,12 @@ def top_k(
     >>> corpus = np.array([[1., 0.], [0., 1.], [1., 1.]])
     >>> swiftsim.ops.top_k(np.array([[1., 0.2]]), corpus, 2)
     (array([[0.98058068, 0.83205029]]), array([[0, 2]]))
+    >>> swiftsim.ops.top_k(corpus, corpus, 2, exclude_self=True)[1]
+    array([[2, 1],
+           [2, 0],
+           [0, 1]])
+    >>> swiftsim.ops.top_k(np.array([1., 0.2]), corpus, 4, exclude=[0])
+    (array([0.83205029, 0.19611614,        nan,        nan]), array([ 2,  1, -1, -1]))
     """
     eps = check_epsilon(epsilon)
     q = as_float_array(queries, "queries")
@@ -268,8 +399,9 @@ def top_k(
         k = operator.index(k)
     except TypeError:
         raise TypeError(f"k must be an integer, got {type(k).__name__}") from None
-    if not isinstance(assume_normalized, (bool, np.bool_)):
-        raise TypeError(f"assume_normalized must be a bool, got {type(assume_normalized).__name__}")
+    for flag, name in ((assume_normalized, "assume_normalized"), (exclude_self, "exclude_self")):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     if q.ndim not in (1, 2):
         raise ValueError(f"queries must have shape (q, d) or (d,), got {q.shape}")
     if c.ndim != 2:
@@ -278,14 +410,19 @@ def top_k(
         raise ValueError(
             f"queries and corpus must have the same number of features: shapes {q.shape} and {c.shape}"
         )
-    n = c.shape[0]
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and the number of corpus rows ({n}), got {k}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
     single = q.ndim == 1
     q2 = native(q, dtype).reshape(1, -1) if single else native(q, dtype)
     c2 = native(c, dtype)
-    scores = np.empty((q2.shape[0], k), dtype)
-    indices = np.empty((q2.shape[0], k), np.int64)
-    if q2.shape[0]:
-        _swiftsim.top_k(q2, c2, scores, indices, eps, bool(assume_normalized))
+    nq, n = q2.shape[0], c2.shape[0]
+    indptr, flat = (None, None) if exclude is None else _exclusion_lists(exclude, nq, n, single)
+    scores = np.empty((nq, k), dtype)
+    indices = np.empty((nq, k), np.int64)
+    if nq:
+        limit = top_k_stream_queries
+        method = _TOP_K_AUTO if limit is None else (_TOP_K_STREAM if nq <= limit else _TOP_K_PACKED)
+        _swiftsim.top_k(
+            q2, c2, scores, indices, eps, bool(assume_normalized), indptr, flat, bool(exclude_self), method
+        )
     return (scores[0], indices[0]) if single else (scores, indices)

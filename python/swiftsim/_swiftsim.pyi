@@ -28,6 +28,10 @@ def top_k(
     indices: np.ndarray,
     epsilon: float,
     assume_normalized: bool,
+    exclude_indptr: np.ndarray | None = ...,
+    exclude_indices: np.ndarray | None = ...,
+    exclude_self: bool = ...,
+    method: int = ...,
     /,
 ) -> None: ...
 def merge_top_k(

@@ -36,7 +36,7 @@ typedef enum ssim_status {
     SSIM_ERR_NO_MEMORY = 4,        /* a workspace allocation failed; nothing was written */
     SSIM_INTERRUPTED = 5,          /* the caller's interrupt flag was set: the call stopped early and
                                       its outputs are unspecified (inputs are never written) */
-    /* 6 is reserved: SSIM_ERR_BAD_INDEX, for top_k's exclusion lists */
+    SSIM_ERR_BAD_INDEX = 6,        /* an index list out of range, unsorted or inconsistent with its offsets */
     SSIM_ERR_BAD_CANDIDATE = 7,    /* merge_top_k: a candidate index below -1 (the padding mark) */
     SSIM_ERR_BAD_THRESHOLD = 8,    /* pairs_above: the threshold is NaN */
     SSIM_CAPACITY_EXCEEDED = 9,    /* pairs_above: more results than the caller's buffers hold; the
@@ -180,29 +180,55 @@ ssim_status ssim_pairwise_cosine_f64(const double *x, const double *y, double *o
 
 /* ---------------------------------------------------------------------------------------------
  * Top-k retrieval: for each of the `nq` query rows, the `k` corpus rows (of `n`) with the highest
- * cosine, best first; equal scores in increasing corpus index; NaN scores rank after every number.
- * scores[qi * k + t] (the query's t-th best cosine, in the input dtype) and indices[qi * k + t]
- * (its corpus row) are written C-contiguous. 1 <= k <= n, else SSIM_ERR_BAD_SHAPE.
- * The corpus is streamed in blocks through the same micro-kernel into a bounded heap per query
- * and thread: workspace O(threads * (queries_per_pass * k + block)), never O(nq * n).
- * `assume_normalized` != 0 takes r = 1 for every row (inputs already unit length).
- * The scores are bitwise those ssim_pairwise_cosine_* gives for the same rows.
+ * cosine, best first; equal scores in increasing corpus index; NaN scores (rows holding NaN or Inf)
+ * after every number. scores[qi * k + t] (the query's t-th best cosine, in the input dtype) and
+ * indices[qi * k + t] (its corpus row) are written C-contiguous. k >= 1 (else SSIM_ERR_BAD_SHAPE);
+ * n may be 0. A query with fewer than k candidates (k > n, or rows excluded) gets them all, then
+ * index -1 and a NaN score in every remaining position.
+ * `exclude` (NULL: none) lists, per query, corpus rows it never returns; they are skipped inside
+ * the selection, so k results come back whenever k rows remain. Lists that are out of range,
+ * unsorted or inconsistent give SSIM_ERR_BAD_INDEX before anything is computed.
+ * Two paths compute the same bits (SSIM_TOP_K_AUTO picks one from nq and d):
+ *   - STREAM (few queries): corpus rows are read once, in place: each block of corpus rows has its
+ *     norms computed and is transposed, 128 elements at a time, into an L1 slice that the
+ *     micro-kernel multiplies with the packed queries; no packed copy of the corpus is made.
+ *   - PACKED (many queries): the corpus is packed in blocks of panels, as the pairwise kernel does.
+ * Either way each score is the micro-kernel's FMA-chain dot product times (r_q * r_c), bitwise what
+ * ssim_pairwise_cosine_* gives for the same rows, then ranked in the input dtype, through a bounded
+ * heap per query and thread: workspace O(threads * (queries_per_pass * min(k, n) + block)), never
+ * O(nq * n). `assume_normalized` != 0 takes r = 1 for every row (inputs already unit length).
  * ------------------------------------------------------------------------------------------- */
+
+/** Which top-k path runs (the `method` argument): the kernel's choice, or one forced (tests, benchmarks). */
+#define SSIM_TOP_K_AUTO 0
+#define SSIM_TOP_K_STREAM 1
+#define SSIM_TOP_K_PACKED 2
+
+/** Corpus rows the queries of one top-k call must skip. */
+typedef struct ssim_top_k_exclusions {
+    const int64_t *indptr;  /* NULL (no lists), or nq + 1 offsets into `indices`, indptr[0] = 0,
+                               non-decreasing, indptr[nq] = count: query i skips indices[indptr[i] ..
+                               indptr[i + 1]), strictly increasing, each in [0, n) */
+    const int64_t *indices; /* may be NULL when count is 0 */
+    int64_t count;
+    int32_t exclude_self;   /* nonzero: query i also skips corpus row i (top_k(x, x, k)) */
+} ssim_top_k_exclusions;
+
 ssim_status ssim_top_k_f16(const ssim_f16 *queries, const ssim_f16 *corpus, ssim_f16 *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads,
-                           const int32_t *interrupt);
+                           const ssim_top_k_exclusions *exclude, double epsilon, int32_t assume_normalized,
+                           int32_t method, int32_t threads, const int32_t *interrupt);
 ssim_status ssim_top_k_f32(const float *queries, const float *corpus, float *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads,
-                           const int32_t *interrupt);
+                           const ssim_top_k_exclusions *exclude, double epsilon, int32_t assume_normalized,
+                           int32_t method, int32_t threads, const int32_t *interrupt);
 ssim_status ssim_top_k_f64(const double *queries, const double *corpus, double *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
-                           double epsilon, int32_t assume_normalized, int32_t threads,
-                           const int32_t *interrupt);
+                           const ssim_top_k_exclusions *exclude, double epsilon, int32_t assume_normalized,
+                           int32_t method, int32_t threads, const int32_t *interrupt);
 
 /* ---------------------------------------------------------------------------------------------
  * Merge of top-k results computed on shards: for each of the `nq` queries, the `k` best of the

@@ -48,6 +48,103 @@ SSIM_INLINE ssim_f64x4 ssim_hsum3_f64x8(ssim_f64x8 x, ssim_f64x8 y, ssim_f64x8 z
     return __builtin_shufflevector(p, p, 0, 2, 4, 6) + __builtin_shufflevector(p, p, 1, 3, 5, 7);
 }
 
+/* Transposes 16 rows of 16 floats, row r at in + r * in_stride bytes (any alignment): out[k * out_stride + r]
+ * = row r's element k (out_stride in floats, a multiple of 16; out 64-byte aligned). With `ahead` nonzero,
+ * also asks for the bytes `ahead` past each row's 64 into L2 (a prefetch never faults): the streaming
+ * kernel prefetches its next block of rows this way while it transposes the current one. The top-k streaming kernel (TopK.swift) turns 16 corpus rows
+ * into one register per k this way, so that each lane's dot product is an FMA chain in k order: four
+ * stages of 16 two-source shuffles (unpack within 128-bit lanes, then 128-bit lane shuffles). */
+SSIM_INLINE void ssim_transpose16_f32(const float *in, long in_stride, float *out, long out_stride, long ahead) {
+    ssim_f32x16 rows[16], t[16], r[16];
+    for (int i = 0; i < 16; i++) __builtin_memcpy(&rows[i], (const char *)in + i * in_stride, sizeof rows[i]);
+    if (ahead)
+        for (int i = 0; i < 16; i++) __builtin_prefetch((const char *)in + i * in_stride + ahead, 0, 2);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+        t[i + 1] =
+            __builtin_shufflevector(rows[i], rows[i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        for (int j = 0; j < 2; j++) {
+            r[i + 2 * j] =
+                __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            r[i + 2 * j + 1] =
+                __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        }
+    }
+    for (int i = 0; i < 16; i += 8) {
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = __builtin_shufflevector(r[i + j], r[i + j + 4], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+            t[i + j + 4] =
+                __builtin_shufflevector(r[i + j], r[i + j + 4], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        }
+    }
+    for (int j = 0; j < 8; j++) {
+        *(ssim_f32x16 *)(out + j * out_stride) =
+            __builtin_shufflevector(t[j], t[j + 8], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        *(ssim_f32x16 *)(out + (j + 8) * out_stride) =
+            __builtin_shufflevector(t[j], t[j + 8], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    }
+}
+
+/* Transposes 8 rows of 8 doubles, row r at in + r * in_stride bytes: out[k * out_stride + r] = row r's
+ * element k (as ssim_transpose16_f32, `ahead` too). */
+SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *out, long out_stride, long ahead) {
+    ssim_f64x8 rows[8], t[8], r[8];
+    for (int i = 0; i < 8; i++) __builtin_memcpy(&rows[i], (const char *)in + i * in_stride, sizeof rows[i]);
+    if (ahead)
+        for (int i = 0; i < 8; i++) __builtin_prefetch((const char *)in + i * in_stride + ahead, 0, 2);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        t[i + 1] = __builtin_shufflevector(rows[i], rows[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        r[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 4, 5, 8, 9, 12, 13);
+        r[i + 1] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 4, 5, 8, 9, 12, 13);
+        r[i + 2] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 6, 7, 10, 11, 14, 15);
+        r[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 6, 7, 10, 11, 14, 15);
+    }
+    for (int j = 0; j < 4; j++) {
+        *(ssim_f64x8 *)(out + j * out_stride) = __builtin_shufflevector(r[j], r[j + 4], 0, 1, 4, 5, 8, 9, 12, 13);
+        *(ssim_f64x8 *)(out + (j + 4) * out_stride) =
+            __builtin_shufflevector(r[j], r[j + 4], 2, 3, 6, 7, 10, 11, 14, 15);
+    }
+}
+
+typedef int ssim_i32x16 __attribute__((ext_vector_type(16)));
+typedef long ssim_i64x8 __attribute__((ext_vector_type(8)));
+
+/* Inverse norms of 16 rows from their squared norms s[0..16): r = clamped where !(s >= floor), else
+ * 1 / sqrt(s), each correctly rounded (the bits of the one-row rule, UnitScale in Reduce.swift), into
+ * r[0..16). Returns the mask of lanes this rule does not settle (s not finite, or r > limit), which the
+ * caller recomputes one at a time. */
+SSIM_INLINE unsigned ssim_inverse_norms_f32x16(const float *s, float floor, float clamped, float limit, float *r) {
+    ssim_f32x16 v;
+    __builtin_memcpy(&v, s, sizeof v);
+    ssim_f32x16 p = 1.0f / __builtin_elementwise_sqrt(v);
+    ssim_i32x16 below = ~(v >= floor), c = (ssim_i32x16)((ssim_f32x16){} + clamped);
+    p = (ssim_f32x16)(((ssim_i32x16)p & ~below) | (c & below));
+    ssim_i32x16 rare = ~(__builtin_elementwise_abs(v) <= __FLT_MAX__) | (p > limit);
+    __builtin_memcpy(r, &p, sizeof p);
+    unsigned m = 0;
+    for (int i = 0; i < 16; i++) m |= (unsigned)(rare[i] & 1) << i;
+    return m;
+}
+
+/* ssim_inverse_norms_f32x16 for 8 doubles. */
+SSIM_INLINE unsigned ssim_inverse_norms_f64x8(const double *s, double floor, double clamped, double limit, double *r) {
+    ssim_f64x8 v;
+    __builtin_memcpy(&v, s, sizeof v);
+    ssim_f64x8 p = 1.0 / __builtin_elementwise_sqrt(v);
+    ssim_i64x8 below = ~(v >= floor), c = (ssim_i64x8)((ssim_f64x8){} + clamped);
+    p = (ssim_f64x8)(((ssim_i64x8)p & ~below) | (c & below));
+    ssim_i64x8 rare = ~(__builtin_elementwise_abs(v) <= __DBL_MAX__) | (p > limit);
+    __builtin_memcpy(r, &p, sizeof p);
+    unsigned m = 0;
+    for (int i = 0; i < 8; i++) m |= (unsigned)(rare[i] & 1) << i;
+    return m;
+}
+
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
  * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
  * CPU that sees this header through a module may not do). */
