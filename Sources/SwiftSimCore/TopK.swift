@@ -409,20 +409,20 @@ struct TopKCall<T: SimScalar> {
                     // The fast route (see above). `ahead`: a later group (at least 64 KiB on), fetched into L2
                     // meanwhile; a prefetch past the corpus's end is harmless but pointless, so none is made.
                     let ahead = g &+ aheadGroups < groups ? aheadGroups &* gs &* corpus.rowStride : 0
-                    if normalize { states.initialize(repeating: T.Vec(), count: 2 &* gs) }
+                    // The norms' pass runs with assume_normalized too (its result unused): it is the rows'
+                    // first, sequential, read, which the transposes would otherwise make in a worse order.
+                    states.initialize(repeating: T.Vec(), count: 2 &* gs)
                     var pc = 0
                     repeat {
                         let kc = min(gemmKC, d &- pc)
                         for h in 0..<(gs / w) {
                             let rows = corpus.row(j0 &+ h &* w)
-                            if normalize {
-                                let end = min(pc &+ kc, pairsEnd)
-                                for r in stride(from: 0, to: w, by: 4) {
-                                    sumSquaresStep4(
-                                        rows + r &* corpus.rowStride, rowStride: corpus.rowStride, pairs: pc..<max(pc, end),
-                                        single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
-                                        state: states + 2 &* (h &* w &+ r), T.self)
-                                }
+                            let end = min(pc &+ kc, pairsEnd)
+                            for r in stride(from: 0, to: w, by: 4) {
+                                sumSquaresStep4(
+                                    rows + r &* corpus.rowStride, rowStride: corpus.rowStride, pairs: pc..<max(pc, end),
+                                    single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
+                                    state: states + 2 &* (h &* w &+ r), T.self)
                             }
                             var k = 0
                             while k &+ w <= kc {
