@@ -289,12 +289,11 @@ def recall_at_k(
     for a random ranking, ``mean_u k / (n_items − n_train(u))``.
     """
     n_items = item.shape[0]
-    widest = max(len(s) for s in data.train_sets)
-    k_wide = min(n_items, k + widest)  # enough to keep k after dropping the train items
-    _, idx = ops.top_k(user, item, k_wide, epsilon)
+    train_rows = [np.fromiter(s, np.int64, len(s)) for s in data.train_sets]
+    _, idx = ops.top_k(user, item, k, epsilon, exclude=train_rows)  # skipped inside the selection
     recalls, baseline = [], []
     for row, train, held in zip(idx.tolist(), data.train_sets, data.held_sets, strict=True):
-        top = [j for j in row if j not in train][:k]
+        top = [j for j in row if j >= 0]  # -1: a user with fewer than k items left
         recalls.append(len(held.intersection(top)) / len(held))
         baseline.append(k / (n_items - len(train)))
     return float(np.mean(recalls)), float(np.mean(baseline))
