@@ -143,10 +143,6 @@ print(json.dumps({"series": series, "per_kind": per_kind, "kinds": n}))
 """
 
 
-@pytest.mark.skipif(
-    "asan" in os.environ.get("LD_PRELOAD", ""),
-    reason="AddressSanitizer's quarantine keeps freed memory in RSS; the leak test runs in the plain pass",
-)
 def test_no_leak():
     # Bounds: after the warm-up the process has its working set, so without a leak RSS moves by
     # less than one pymalloc arena (1 MiB) and the block count by a few dozen (free lists, caches).
