@@ -282,6 +282,21 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Libraries' worker threads keep spinning for a while after a call (OpenBLAS's for up to 2**28 cycles,
+# 0.1 s at 2.6 GHz; OpenMP's and TensorFlow's pools too) and would share the cores with the next
+# contender's threads. Before each timed sample a contender runs for at least this long, untimed: what
+# the previous one left behind has settled, and the library is in the steady state of a loop of calls.
+SETTLE_S = 0.12
+
+
+def settle(call: Callable[[], object]) -> None:
+    """Runs ``call`` untimed for at least SETTLE_S seconds (at least once)."""
+    start = time.perf_counter()
+    call()
+    while time.perf_counter() - start < SETTLE_S:
+        call()
+
+
 def _sample(call: Callable[[], object], number: int) -> float:
     gc_was = gc.isenabled()
     gc.disable()
@@ -384,6 +399,10 @@ def run_case(case: Case, cfg: Config, log: Callable[[str], None]) -> dict:
             break
         k = rounds % len(active)
         for i in active[k:] + active[:k]:
+            try:
+                settle(calls[i])
+            except Exception:  # noqa: BLE001 — timed_sample reports it
+                pass
             dt = timed_sample(i, entries[i]["number"])
             if dt is None:
                 continue

@@ -25,10 +25,12 @@ and the two limits the targets are stated against:
 Targets (issue 11): 1–8 queries ≤ 1.25 × bandwidth, and never slower than usearch at 1 query;
 16–256 queries ≤ 1.25 × max(bandwidth, gemm); assume_normalized never slower than the default.
 
-Timing: per round every contender runs once, in an order that rotates from round to round, after one
-untimed call; a sample is as many calls as last about 20 ms (5 ms with --quick), its time per call is
-kept; the table shows medians. A contender stops after --budget seconds once it has 3 samples, so the
-slow ones cost a bounded time. The machine may be shared: read the ratios, measured in the same rounds.
+Timing: per round every contender runs once, in an order that rotates from round to round, after
+running untimed for at least bench_core.SETTLE_S (other libraries' threads spin for a while after a
+call and would take a core from the next contender); a sample is as many calls as last about 20 ms
+(5 ms with --quick), its time per call is kept; the table shows medians. A contender stops after
+--budget seconds once it has 3 samples, so the slow ones cost a bounded time. The machine may be
+shared: read the ratios, measured in the same rounds.
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed before NumPy is imported (they slow a current OpenBLAS).
 """
 
@@ -63,7 +65,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import Chunker, stream_read  # noqa: E402
+from bench_core import Chunker, settle, stream_read  # noqa: E402
 
 import swiftsim  # noqa: E402
 from swiftsim import ops  # noqa: E402
@@ -165,7 +167,7 @@ def race(calls: dict, rounds: int, sample_s: float, budget_s: float) -> dict:
         shift = r % len(active)
         for name in active[shift:] + active[:shift]:
             fn = calls[name]
-            fn()  # untimed: what the previous contender left in the caches is not charged here
+            settle(fn)  # untimed: what the previous contender left behind is not charged here
             gc.disable()
             t0 = time.perf_counter()
             for _ in range(reps[name]):
