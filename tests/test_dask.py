@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def client():
+    environ = dict(os.environ)  # a nanny writes OMP_NUM_THREADS=1 and the like into its own process's
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -45,6 +46,8 @@ def client():
     finally:
         c.close()
         cluster.close()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def corpus(n: int = 300, d: int = 24, dtype: Any = np.float32, seed: int = 0) -> np.ndarray:
@@ -301,6 +304,88 @@ def test_from_zarr_works_when_zarr_is_installed(client, tmp_path):
     s, i = dask.compute(*sd.top_k(x[:10], c, 7))
     s0, i0 = ops.top_k(x[:10], x, 7)
     assert equal(s, s0) and equal(i, i0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------------
+
+
+def swiftsim_cli(*argv: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "swiftsim", *map(str, argv)], capture_output=True, text=True, env=os.environ
+    )
+
+
+def test_the_cli_topk_on_a_local_cluster_of_two_workers(client, shards, tmp_path):
+    folder, x = shards
+    np.save(tmp_path / "q.npy", x[:25])
+    out = swiftsim_cli(
+        "topk",
+        tmp_path / "q.npy",
+        folder,
+        "-k",
+        9,
+        "--tile",
+        30,
+        "-o",
+        tmp_path / "o.npz",
+        "--dask-workers",
+        2,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "on 2 Dask worker(s)" in out.stdout
+    got = np.load(tmp_path / "o.npz")
+    s0, i0 = ops.top_k(x[:25], x, 9)
+    assert equal(got["scores"], s0) and equal(got["indices"], i0)
+    out = swiftsim_cli(
+        "topk", tmp_path / "q.npy", folder, "-k", 9, "--tile", 30, "-o", tmp_path / "p.npz", "--no-progress"
+    )  # in process, shard by shard
+    assert out.returncode == 0, out.stderr
+    got = np.load(tmp_path / "p.npz")
+    assert equal(got["scores"], s0) and equal(got["indices"], i0)
+
+
+def test_the_cli_pairs_on_a_running_scheduler(client, shards, tmp_path):
+    folder, x = shards
+    out = swiftsim_cli(
+        "pairs",
+        folder,
+        "--threshold",
+        0.4,
+        "--block",
+        32,
+        "-o",
+        tmp_path / "o.npz",
+        "--scheduler",
+        client.scheduler.address,
+    )
+    assert out.returncode == 0, out.stderr
+    got = np.load(tmp_path / "o.npz")
+    rows, cols, scores = ops.pairs_above(x, threshold=0.4)
+    assert equal(got["rows"], rows) and equal(got["cols"], cols) and equal(got["scores"], scores)
+
+
+def test_the_cli_explains_what_a_sharded_pairs_job_needs(shards, tmp_path):
+    folder, _ = shards
+    out = swiftsim_cli("pairs", folder, "--threshold", 0.4, "-o", tmp_path / "o.npz")
+    assert out.returncode == 2 and "--dask-workers" in out.stderr
+    out = swiftsim_cli("pairs", folder, "--threshold", 0.4, "-o", tmp_path / "o.npz", "--dask-workers", 0)
+    assert out.returncode == 2 and "--dask-workers must be a positive" in out.stderr
+    out = swiftsim_cli(
+        "pairs",
+        folder,
+        "--threshold",
+        0.4,
+        "-o",
+        tmp_path / "o.npz",
+        "--dask-workers",
+        1,
+        "--working-memory",
+        1000,
+    )
+    assert out.returncode == 2 and "--working-memory" in out.stderr
+    assert not (tmp_path / "o.npz").exists()
 
 
 # ---------------------------------------------------------------------------------------------------
