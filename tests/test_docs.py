@@ -26,7 +26,7 @@ PUBLIC_MODULES = [
     "swiftsim.metrics",
     "swiftsim.layers",
     "swiftsim.cli",
-    *(["swiftsim.dask"] if importlib.util.find_spec("dask") and importlib.util.find_spec("distributed") else []),
+    *(["swiftsim.dask"] if all(importlib.util.find_spec(m) for m in ("dask", "distributed")) else []),
 ]
 # Written in pieces so that this file does not match itself.
 OUTSIDE = ["../" + "shared", "shared" + "/spec", "KERAS_" + "SEMANTICS", "API" + ".md"]
