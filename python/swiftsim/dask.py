@@ -41,7 +41,7 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.delayed import delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from numpy.typing import NDArray
 
 from . import ops
@@ -378,8 +378,8 @@ def top_k(
     tree = _graph(f"{name}-tree", tree_layer, [q, c])
     layers = dict(tree.layers)
     deps = dict(tree.dependencies)
-    layers[f"{name}-scores"] = scores_layer  # type: ignore[assignment]
-    layers[f"{name}-indices"] = indices_layer  # type: ignore[assignment]
+    layers[f"{name}-scores"] = MaterializedLayer(scores_layer)
+    layers[f"{name}-indices"] = MaterializedLayer(indices_layer)
     deps[f"{name}-scores"] = {f"{name}-tree"}
     deps[f"{name}-indices"] = {f"{name}-tree"}
     graph = HighLevelGraph(layers, deps)
