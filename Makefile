@@ -80,7 +80,7 @@ sanitize: venv
 
 # pdoc renders the numpydoc docstrings of the public modules (about a second).
 docs: install
-	$(PY) -m pdoc --docformat numpy -o build/docs/api swiftsim swiftsim.cli
+	$(PY) -m pdoc --docformat numpy -o build/docs/api swiftsim swiftsim.cli swiftsim.dask
 
 # The distributions. `python -m build` makes the sdist, then builds the wheel from that sdist (in an
 # isolated environment with pyproject.toml's build requirements); auditwheel checks the wheel's

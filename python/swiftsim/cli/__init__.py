@@ -41,7 +41,9 @@ TOPK_HELP = "the k most similar corpus rows of every query, the corpus read from
 TOPK_DESCRIPTION = (
     "The k most similar corpus rows (cosine) of every query, best first, ties to the lower index. "
     "Both .npy files are memory-mapped and the corpus is scored one tile of rows at a time, so it "
-    "may be larger than RAM. Writes an .npz with 'scores' (q, k) and 'indices' (q, k, int64)."
+    "may be larger than RAM; it may also be a folder of .npy shards. With --scheduler or "
+    "--dask-workers it runs on a Dask cluster, each worker opening its tiles itself; the result is the "
+    "same. Writes an .npz with 'scores' (q, k) and 'indices' (q, k, int64)."
 )
 PAIRS_HELP = "semantic de-duplication: every pair of corpus rows with cosine >= a threshold"
 PAIRS_DESCRIPTION = (
@@ -49,7 +51,8 @@ PAIRS_DESCRIPTION = (
     "is memory-mapped and compared in blocks of rows against every later row, the product streamed "
     "tile by tile, so it may be larger than RAM; memory is the pairs found (capped by --working-memory) "
     "and a few MiB. Writes an .npz with 'rows', 'cols' (int64), 'scores' (the corpus dtype) and "
-    "'threshold'. Ctrl-C stops it cleanly: nothing is written, exit status 130."
+    "'threshold'. Ctrl-C stops it cleanly: nothing is written, exit status 130. With --scheduler or "
+    "--dask-workers it runs on a Dask cluster (the corpus may then be a folder of .npy shards)."
 )
 
 

@@ -10,7 +10,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
@@ -20,6 +21,7 @@ T = TypeVar("T")
 #: How to get the optional pieces, quoted in the error messages.
 INSTALL_TF = "pip install tensorflow-cpu tf_keras"
 INSTALL_PLOT = "pip install 'swiftsim[plot]'  (or: pip install matplotlib)"
+INSTALL_DASK = "pip install 'swiftsim[dask]'  (or: pip install 'dask[array,dataframe]' distributed)"
 
 
 class CliError(Exception):
@@ -47,6 +49,97 @@ def load_npy(path: str, what: str, *, mmap: bool = True) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise CliError(f"{what}: {path} has dtype {arr.dtype}; expected a float, integer or bool array")
     return arr
+
+
+class Corpus:
+    """A corpus on disk: one ``.npy`` file or a folder of ``.npy`` shards (in name order), memory-mapped.
+
+    ``shape`` is ``(rows of every shard, features)`` for a folder (the file's own shape for one file,
+    so that its rank is checked by the caller), ``shards`` the memory-mapped arrays, ``files`` their
+    paths."""
+
+    def __init__(self, path: str, what: str):
+        if os.path.isdir(path):
+            names = sorted(f for f in os.listdir(path) if f.endswith(".npy"))
+            if not names:
+                raise CliError(f"{what}: the folder {path} holds no .npy shards")
+            self.files = [os.path.join(path, f) for f in names]
+        else:
+            self.files = [path]
+        self.shards = [load_npy(f, what) for f in self.files]
+        first = self.shards[0]
+        if len(self.shards) == 1:
+            self.shape: tuple[int, ...] = first.shape
+        else:
+            for f, arr in zip(self.files, self.shards, strict=True):
+                if arr.ndim != 2 or arr.shape[1:] != first.shape[1:] or arr.dtype != first.dtype:
+                    raise CliError(
+                        f"{what}: the shard {f} has shape {arr.shape} and dtype {arr.dtype}, but "
+                        f"{self.files[0]} has shape {first.shape} and dtype {first.dtype}; every shard "
+                        "must be 2-D with the same features and dtype"
+                    )
+            self.shape = (sum(a.shape[0] for a in self.shards), first.shape[1])
+        self.dtype = first.dtype
+        self.ndim = len(self.shape)
+
+
+def add_dask_arguments(p) -> None:
+    """``--scheduler ADDRESS`` / ``--dask-workers N``: run on a Dask cluster (needs swiftsim[dask])."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+        "every worker must see the .npy files at the same path",
+    )
+    group.add_argument(
+        "--dask-workers",
+        type=int,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes, the CPUs shared between them",
+    )
+
+
+def uses_dask(args) -> bool:
+    return args.scheduler is not None or args.dask_workers is not None
+
+
+@contextmanager
+def dask_client(args) -> Iterator[object]:
+    """A ``distributed.Client`` for ``--scheduler`` or a new local cluster of ``--dask-workers``,
+    the default scheduler while the block runs; closed (the local cluster shut down) after."""
+    if args.dask_workers is not None and args.dask_workers < 1:
+        raise CliError(f"--dask-workers must be a positive number of workers, got {args.dask_workers}")
+    try:
+        import distributed
+
+        import swiftsim.dask  # noqa: F401  (fails early when dask is missing)
+    except ImportError as exc:
+        raise CliError(f"--scheduler and --dask-workers need Dask ({exc}): {INSTALL_DASK}") from None
+    import logging
+
+    if args.scheduler is not None:
+        try:
+            client = distributed.Client(args.scheduler, timeout="30s")
+        except OSError as exc:
+            raise CliError(f"--scheduler: cannot connect to {args.scheduler} ({exc})") from None
+        with client:
+            yield client
+        return
+    from .._threads import _usable_cpus
+
+    threads = max(1, _usable_cpus() // args.dask_workers)
+    with (
+        distributed.LocalCluster(
+            n_workers=args.dask_workers,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 def save_npz_atomic(path: str, **arrays) -> None:

@@ -8,6 +8,12 @@ pages come and go as the OS sees fit, so a corpus larger than RAM works. The res
 ``ops.pairs_above(corpus, threshold=...)`` on the whole corpus: ``rows < cols``, sorted by
 ``(row, col)``, scores bitwise those of ``pairwise_cosine_similarity``.
 
+With ``--scheduler ADDRESS`` or ``--dask-workers N`` the job runs on a Dask cluster through
+:func:`swiftsim.dask.pairs_above` (block pairs on and above the diagonal, each worker opening its
+rows memory-mapped), and the corpus may be a folder of ``.npy`` shards (in name order); the result
+is the same. There the pairs of each pair of blocks are bounded by the workers'
+``swiftsim.config.working_memory``, and ``--working-memory`` is not taken.
+
 A progress bar is drawn on a terminal. Ctrl-C stops the job within a tile: nothing is written, and the
 exit status is 130.
 """
@@ -23,13 +29,27 @@ import numpy as np
 from .._config import config
 from .._contract import KERAS2_EPSILON
 from .._retrieval import PairsBudgetError, find_pairs
-from .common import CliError, Progress, fmt_bytes, load_npy, save_npz_atomic
+from .common import (
+    CliError,
+    Corpus,
+    Progress,
+    add_dask_arguments,
+    dask_client,
+    fmt_bytes,
+    save_npz_atomic,
+    uses_dask,
+)
 
 DEFAULT_BLOCK_ROWS = 4096  # rows of the corpus per kernel call: one pass of the kernel
 
 
 def add_arguments(p) -> None:
-    p.add_argument("corpus", metavar="CORPUS.npy", help="(n, d) corpus, float16/32/64, read memory-mapped")
+    p.add_argument(
+        "corpus",
+        metavar="CORPUS",
+        help="(n, d) corpus, float16/32/64, read memory-mapped: a .npy file, or with --scheduler or "
+        "--dask-workers also a folder of .npy shards (name order)",
+    )
     p.add_argument(
         "--threshold", type=float, required=True, help="keep the pairs whose cosine is >= this (e.g. 0.95)"
     )
@@ -57,9 +77,10 @@ def add_arguments(p) -> None:
         "swiftsim.config.working_memory, 4 GiB unless changed)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_dask_arguments(p)
 
 
-def _check(corpus: np.ndarray, args) -> None:
+def _check(corpus, args) -> None:
     if corpus.ndim != 2:
         raise CliError(f"CORPUS must be 2-D (rows, features), got shape {corpus.shape}")
     if corpus.dtype.kind != "f" or corpus.dtype.itemsize not in (2, 4, 8) or not corpus.dtype.isnative:
@@ -126,23 +147,54 @@ def pairs_blocked(
 
 
 def run(args) -> int:
-    corpus = load_npy(args.corpus, "CORPUS")
-    _check(corpus, args)
+    shards = Corpus(args.corpus, "CORPUS")
+    _check(shards, args)
+    if len(shards.shards) > 1 and not uses_dask(args):
+        raise CliError(
+            f"CORPUS: {args.corpus} is a folder of {len(shards.shards)} shards; the pairs of a sharded "
+            "corpus are found on a Dask cluster: add --dask-workers N or --scheduler ADDRESS"
+        )
+    if uses_dask(args) and args.working_memory is not None:
+        raise CliError(
+            "--working-memory bounds the in-process job; on a Dask cluster each task's pairs are bounded "
+            "by the workers' swiftsim.config.working_memory"
+        )
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
         raise CliError(f"-o: the directory {out_dir} does not exist")
     budget = config.working_memory if args.working_memory is None else args.working_memory
-    n, d = corpus.shape
+    n, d = shards.shape
     blocks = max(1, -(-n // args.block))
     t0 = time.perf_counter()
-    with Progress(blocks, "pairs", enabled=False if args.no_progress else None) as bar:
-        rows, cols, scores = pairs_blocked(corpus, args.threshold, args.epsilon, args.block, budget, bar)
+    where = ""
+    if uses_dask(args):
+        with dask_client(args) as client:
+            t0 = time.perf_counter()  # the job, not the cluster's start
+            rows, cols, scores = _pairs_on_dask(shards, args)
+            where = f" on {len(client.scheduler_info()['workers'])} Dask worker(s)"
+    else:
+        corpus = shards.shards[0]
+        with Progress(blocks, "pairs", enabled=False if args.no_progress else None) as bar:
+            rows, cols, scores = pairs_blocked(corpus, args.threshold, args.epsilon, args.block, budget, bar)
     elapsed = time.perf_counter() - t0
     save_npz_atomic(args.output, rows=rows, cols=cols, scores=scores, threshold=np.float64(args.threshold))
     compared = n * (n - 1) // 2
     print(
-        f"pairs: {n} rows (d={d}, {corpus.dtype}), cosine >= {args.threshold:g}: {len(rows)} pairs, "
-        f"{blocks} block(s) of <= {min(args.block, max(n, 1))} rows: {elapsed:.2f} s, "
+        f"pairs: {n} rows (d={d}, {shards.dtype}), cosine >= {args.threshold:g}: {len(rows)} pairs, "
+        f"{blocks} block(s) of <= {min(args.block, max(n, 1))} rows{where}: {elapsed:.2f} s, "
         f"{compared / max(elapsed, 1e-9):,.0f} similarities/s -> {args.output}"
     )
     return 0
+
+
+def _pairs_on_dask(corpus: Corpus, args):
+    """``swiftsim.dask.pairs_above`` over the shards opened by the workers, as three arrays."""
+    from .. import dask as sdask
+
+    c = sdask.from_npy(corpus.files, chunk_rows=args.block)
+    frame = sdask.pairs_above(c, threshold=args.threshold, epsilon=args.epsilon).compute()
+    return (
+        frame["row"].to_numpy(np.int64),
+        frame["col"].to_numpy(np.int64),
+        frame["score"].to_numpy(corpus.dtype),
+    )
