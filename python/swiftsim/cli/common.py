@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def uses_dask(args) -> bool:
 
 
 @contextmanager
-def dask_client(args) -> Iterator[object]:
+def dask_client(args) -> Iterator[Any]:  # a distributed.Client (imported only here)
     """A ``distributed.Client`` for ``--scheduler`` or a new local cluster of ``--dask-workers``,
     the default scheduler while the block runs; closed (the local cluster shut down) after."""
     if args.dask_workers is not None and args.dask_workers < 1:
