@@ -113,12 +113,37 @@ def test_topk_assume_normalized(tmp_path, capsys):
         np.testing.assert_array_equal(npz["indices"], exact_topk(queries, corpus, 4)[1])
 
 
+@pytest.mark.parametrize("tile", [3, 100])
+def test_topk_with_k_beyond_the_corpus_pads_as_top_k_does(tmp_path, capsys, tile):
+    # 7 corpus rows in two shards (4 + 3), k = 10: the last three positions of every query are
+    # padding (index -1, NaN score), after the seven real candidates, exactly as ops.top_k gives them.
+    rng = np.random.default_rng(5)
+    queries = rng.standard_normal((3, 6)).astype(np.float32)
+    corpus = rng.standard_normal((7, 6)).astype(np.float32)
+    np.save(tmp_path / "q.npy", queries)
+    np.save(tmp_path / "c.npy", corpus)
+    (tmp_path / "shards").mkdir()
+    np.save(tmp_path / "shards" / "a.npy", corpus[:4])
+    np.save(tmp_path / "shards" / "b.npy", corpus[4:])
+    want_s, want_i = ops.top_k(queries, corpus, 10)
+    assert (want_i[:, 7:] == -1).all()
+    for source in ("c.npy", "shards"):
+        out = tmp_path / f"{source}.npz"
+        argv = ["topk", tmp_path / "q.npy", tmp_path / source, "-k", 10, "-o", out, "--tile", tile]
+        code, _, err = run([*argv, "--no-progress"], capsys)
+        assert code == 0, err
+        with np.load(out) as npz:
+            np.testing.assert_array_equal(npz["indices"], want_i)
+            np.testing.assert_array_equal(npz["scores"], want_s)  # NaN == NaN for assert_array_equal
+
+
 def _bad_topk_cases(tmp_path: Path) -> dict[str, tuple[list, tuple[str, ...]]]:
     rng = np.random.default_rng(0)
     q, c = tmp_path / "q.npy", tmp_path / "c.npy"
     np.save(q, rng.standard_normal((4, 3)))
     np.save(c, rng.standard_normal((10, 3)))
     np.save(tmp_path / "c4.npy", rng.standard_normal((10, 4)))
+    np.save(tmp_path / "c0.npy", np.zeros((0, 3)))
     np.save(tmp_path / "c3d.npy", rng.standard_normal((2, 10, 3)))
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.save(tmp_path / "str.npy", np.array(["a", "b"]))
@@ -134,7 +159,7 @@ def _bad_topk_cases(tmp_path: Path) -> dict[str, tuple[list, tuple[str, ...]]]:
         "directory": (["topk", tmp_path, c, "-k", 2, *out], ("directory",)),
         "features": (["topk", q, tmp_path / "c4.npy", "-k", 2, *out], ("(4, 3)", "(10, 4)")),
         "rank": (["topk", q, tmp_path / "c3d.npy", "-k", 2, *out], ("2-D", "(2, 10, 3)")),
-        "k_too_big": (["topk", q, c, "-k", 11, *out], ("corpus size 10",)),
+        "empty_corpus": (["topk", q, tmp_path / "c0.npy", "-k", 2, *out], ("no rows", "(0, 3)")),
         "k_zero": (["topk", q, c, "-k", 0, *out], ("-k",)),
         "tile": (["topk", q, c, "-k", 2, "--tile", 0, *out], ("--tile",)),
         "out_dir": (["topk", q, c, "-k", 2, "-o", tmp_path / "no" / "o.npz"], ("does not exist",)),
@@ -152,7 +177,7 @@ def _bad_topk_cases(tmp_path: Path) -> dict[str, tuple[list, tuple[str, ...]]]:
         "directory",
         "features",
         "rank",
-        "k_too_big",
+        "empty_corpus",
         "k_zero",
         "tile",
         "out_dir",

@@ -45,7 +45,12 @@ def add_arguments(p) -> None:
         help="(n, d) corpus: a .npy file or a folder of .npy shards (name order), read memory-mapped "
         "tile by tile",
     )
-    p.add_argument("-k", type=int, required=True, help="results per query (1 <= k <= n)")
+    p.add_argument(
+        "-k",
+        type=int,
+        required=True,
+        help="results per query (>= 1); past the corpus size, index -1 and a NaN score",
+    )
     p.add_argument(
         "-o", "--output", required=True, metavar="OUT.npz", help="writes arrays 'scores' and 'indices'"
     )
@@ -76,11 +81,11 @@ def topk_tiled(
     best: tuple[np.ndarray, np.ndarray] | None = None
     for start in range(0, n, tile):
         block = np.asarray(corpus[start : start + tile])  # reads this tile (a view when not memory-mapped)
-        s, i = ops.top_k(queries, block, min(k, block.shape[0]), epsilon, assume_normalized=assume_normalized)
-        i = i + start
+        s, i = ops.top_k(queries, block, k, epsilon, assume_normalized=assume_normalized)
+        i = np.where(i >= 0, i + start, i)  # padding (-1) stays -1
         best = (s, i) if best is None else ops.merge_top_k([best, (s, i)], k)
         progress.update(1)
-    assert best is not None  # n >= k >= 1: at least one tile
+    assert best is not None  # n >= 1: at least one tile
     return best
 
 
@@ -93,11 +98,11 @@ def topk_sharded(
     for shard in shards:
         n = shard.shape[0]
         if n:
-            s, i = topk_tiled(queries, shard, min(k, n), tile, epsilon, assume_normalized, progress)
-            i = i + offset
+            s, i = topk_tiled(queries, shard, k, tile, epsilon, assume_normalized, progress)
+            i = np.where(i >= 0, i + offset, i)
             best = (s, i) if best is None else ops.merge_top_k([best, (s, i)], k)
         offset += n
-    assert best is not None  # n >= k >= 1: at least one row
+    assert best is not None  # n >= 1: at least one row
     return best
 
 
@@ -111,8 +116,10 @@ def _check(queries: np.ndarray, corpus, args) -> int:
             f"queries and corpus have different feature counts: shapes {queries.shape} and {corpus.shape}"
         )
     n = corpus.shape[0]
-    if not 1 <= args.k <= n:
-        raise CliError(f"-k must be between 1 and the corpus size {n}, got {args.k}")
+    if n == 0:
+        raise CliError(f"the corpus has no rows: shape {corpus.shape}")
+    if args.k < 1:
+        raise CliError(f"-k must be at least 1, got {args.k}")
     if args.tile is not None and args.tile < 1:
         raise CliError(f"--tile must be a positive number of rows, got {args.tile}")
     if not (0.0 <= args.epsilon < float("inf")):
