@@ -145,6 +145,28 @@ SSIM_INLINE unsigned ssim_inverse_norms_f64x8(const double *s, double floor, dou
     return m;
 }
 
+typedef unsigned int ssim_u32x16 __attribute__((ext_vector_type(16)));
+typedef unsigned short ssim_u16x16 __attribute__((ext_vector_type(16)));
+
+/* 16 bfloat16 values at p (any alignment), widened to float: each one's bits shifted left by 16 (exact). */
+SSIM_INLINE ssim_f32x16 ssim_load_bf16x16(const void *p) {
+    ssim_u16x16 h;
+    __builtin_memcpy(&h, p, sizeof h);
+    return (ssim_f32x16)(__builtin_convertvector(h, ssim_u32x16) << 16);
+}
+
+/* v narrowed to 16 bfloat16 values at p (any alignment): round to nearest, ties to even (adding 0x7FFF
+ * plus the kept part's lowest bit carries into it exactly when the dropped half is above, or at and
+ * odd), overflow to infinity, subnormals kept; a NaN becomes the quiet NaN of its upper bits. */
+SSIM_INLINE void ssim_store_bf16x16(ssim_f32x16 v, void *p) {
+    ssim_u32x16 b = (ssim_u32x16)v;
+    ssim_u32x16 r = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+    ssim_u32x16 nan = (ssim_u32x16)(v != v);
+    r = (r & ~nan) | (((b >> 16) | 0x40u) & nan);
+    ssim_u16x16 h = __builtin_convertvector(r, ssim_u16x16);
+    __builtin_memcpy(p, &h, sizeof h);
+}
+
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
  * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
  * CPU that sees this header through a module may not do). */
