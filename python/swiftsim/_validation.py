@@ -2,11 +2,11 @@
 Keras-style arguments (``dtype=``, the rank rule, ``sample_weight``) of the losses and metrics.
 
 The checks more than one function needs live here, so that their messages are uniform (they name
-the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16/32/64
-ndarrays in native byte order. A check that belongs to one function stays beside it: the all-pairs
-operand shapes and ``k`` in ``_pairwise.py``, repeated axes in ``ops.l2_normalize``, reduction names
-in ``losses.py``, the working-memory budget in ``_config.py``. The C shim checks every array again
-before a kernel sees it.
+the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16, bfloat16,
+float32 or float64 ndarrays in native byte order. A check that belongs to one function stays beside
+it: the all-pairs operand shapes and ``k`` in ``_pairwise.py``, repeated axes in
+``ops.l2_normalize``, reduction names in ``losses.py``, the working-memory budget in ``_config.py``.
+The C shim checks every array again before a kernel sees it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "AxisError",
     "as_float_array",
     "common_dtype",
+    "is_kernel_float",
     "check_epsilon",
     "normalize_axis",
     "prepare_pair",
@@ -50,12 +51,17 @@ def _is_bfloat16(dtype: np.dtype) -> bool:
     return dtype.name == "bfloat16"
 
 
+def is_kernel_float(dtype: np.dtype) -> bool:
+    """Whether the kernels compute in ``dtype`` itself (float16, bfloat16, float32, float64)."""
+    return (dtype.kind == "f" and dtype.itemsize in (2, 4, 8)) or _is_bfloat16(dtype)
+
+
 def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
     """The dtype an input of ``dtype`` is computed in (the contract's dtype policy)."""
-    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
-        return np.dtype(dtype.type)  # native byte order of the same float type
-    if dtype.kind in "biu" or _is_bfloat16(dtype):
-        return np.dtype(np.float32)  # Keras floatx; bfloat16 is upcast
+    if is_kernel_float(dtype):
+        return np.dtype(dtype.type)  # native byte order of the same float type; bfloat16 as it is
+    if dtype.kind in "biu":
+        return np.dtype(np.float32)  # Keras floatx
     raise TypeError(
         f"{name} has dtype {dtype}, which swiftsim does not compute with; "
         "use float16, float32, float64, an integer or bool dtype, or bfloat16"
@@ -73,8 +79,17 @@ def as_float_array(x: Any, name: str) -> NDArray[Any]:
 
 
 def common_dtype(*arrays: NDArray[Any], names: tuple[str, ...]) -> np.dtype:
-    """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32)."""
-    return np.result_type(*(kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)))
+    """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32).
+
+    bfloat16 follows ml_dtypes' promotion (bfloat16 with bfloat16 stays bfloat16, with float32 gives
+    float32, with float64 float64); bfloat16 with float16, which NumPy cannot promote (each holds values
+    the other cannot), gives float32, as JAX does.
+    """
+    dtypes = [kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)]
+    try:
+        return np.result_type(*dtypes)
+    except TypeError:  # bfloat16 with float16: NumPy's DTypePromotionError is a TypeError
+        return np.result_type(np.float32, *(d for d in dtypes if not _is_bfloat16(d) and d != np.float16))
 
 
 def native(arr: NDArray[Any], dtype: np.dtype) -> NDArray[Any]:
