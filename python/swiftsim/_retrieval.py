@@ -20,7 +20,15 @@ from numpy.typing import NDArray
 from . import _swiftsim
 from ._config import config
 from ._typing import ArrayLike, F, Floats
-from ._validation import as_float_array, check_epsilon, common_dtype, is_kernel_float, kernel_dtype, native
+from ._validation import (
+    as_array,
+    as_float_array,
+    check_epsilon,
+    common_dtype,
+    is_kernel_float,
+    kernel_dtype,
+    native,
+)
 
 __all__ = ["merge_top_k", "pairs_above"]
 
@@ -50,8 +58,11 @@ def _part(item: Any, p: int) -> tuple[NDArray[Any], NDArray[Any]]:
             + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
         )
     try:
-        scores, indices = np.asarray(item[0]), np.asarray(item[1])
-    except Exception as exc:  # ragged lists and the like
+        scores = as_array(item[0], f"merge_top_k: the scores of parts[{p}]")
+        indices = as_array(item[1], f"merge_top_k: the indices of parts[{p}]")
+    except ValueError as exc:  # ragged lists and the like
+        if "DLPack device" in str(exc):
+            raise
         raise ValueError(f"merge_top_k: parts[{p}] could not be converted to arrays: {exc}") from None
     if not is_kernel_float(scores.dtype):  # float16, bfloat16, float32, float64 in either byte order
         raise TypeError(

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _swiftsim
+
 try:  # NumPy >= 2.0
     from numpy.exceptions import AxisError
     from numpy.lib.array_utils import normalize_axis_index
@@ -27,7 +29,9 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
 
 __all__ = [
     "AxisError",
+    "as_array",
     "as_float_array",
+    "from_dlpack",
     "common_dtype",
     "is_kernel_float",
     "check_epsilon",
@@ -68,12 +72,50 @@ def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
     )
 
 
-def as_float_array(x: Any, name: str) -> NDArray[Any]:
-    """``np.asarray(x)``, refusing non-numeric dtypes (TypeError) without converting yet."""
+#: DLPack's device type of the CPU (``kDLCPU``).
+_DLPACK_CPU = 1
+
+
+def from_dlpack(x: Any, name: str) -> NDArray[Any] | None:
+    """A read-only NumPy view of an object exposing ``__dlpack__`` (JAX, PyTorch, TensorFlow, CuPy...),
+    without a copy, bfloat16 included; None when the producer cannot export its dtype (the caller
+    then tries ``np.asarray``). A tensor on another device is a ValueError that says to move it."""
+    device = getattr(x, "__dlpack_device__", None)
+    if device is not None:
+        kind, index = device()
+        if int(kind) != _DLPACK_CPU:
+            raise ValueError(
+                f"{name} is a tensor on DLPack device type {int(kind)} (id {index}), not the CPU: move it "
+                "to the CPU first (for example jax.device_get(x), x.cpu() in PyTorch, or copy it with "
+                "numpy.asarray on its framework's side)"
+            )
     try:
-        arr = np.asarray(x)
+        try:
+            capsule = x.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer of DLPack before 1.0 has no max_version
+            capsule = x.__dlpack__()
+    except (BufferError, TypeError, ValueError, NotImplementedError):
+        return None  # a dtype or layout DLPack cannot carry: np.asarray decides
+    return _swiftsim.from_dlpack(capsule)
+
+
+def as_array(x: Any, name: str) -> NDArray[Any]:
+    """``x`` as an ndarray: itself, a zero-copy view of a ``__dlpack__`` tensor, or ``np.asarray(x)``."""
+    if isinstance(x, (np.ndarray, np.generic)):  # NumPy's own: no copy (subclasses become ndarray views)
+        return np.asarray(x)
+    if hasattr(type(x), "__dlpack__"):
+        arr = from_dlpack(x, name)
+        if arr is not None:
+            return arr
+    try:
+        return np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+
+
+def as_float_array(x: Any, name: str) -> NDArray[Any]:
+    """:func:`as_array`, refusing non-numeric dtypes (TypeError) without converting yet."""
+    arr = as_array(x, name)
     kernel_dtype(arr.dtype, name)
     return arr
 

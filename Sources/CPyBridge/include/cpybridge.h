@@ -88,6 +88,9 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_merge_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_pairs_above(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
+/* dlpack.c: a DLPack capsule as a read-only ndarray view that owns the tensor */
+PyObject *cpb_from_dlpack(PyObject *self, PyObject *capsule);
+
 /* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
 int32_t cpb_threads(void);
 #define CPB_GIL_RELEASE_ELEMENTS 4096
