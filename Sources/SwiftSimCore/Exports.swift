@@ -121,7 +121,10 @@ import CSwiftSimABI
 
 // MARK: build info
 @c @implementation public func ssim_build_info() -> UnsafePointer<CChar>? {
-    let s: StaticString = "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=widen\0"
+    let s: StaticString =
+        pairDotProducts(BFloat16.self)
+        ? "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=vdpbf16ps\0"
+        : "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=widen\0"
     return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
