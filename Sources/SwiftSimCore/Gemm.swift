@@ -355,14 +355,27 @@ func packPairs(
         let x = row.load(fromByteOffset: k &* es, as: UInt16.self)
         return UInt32(f == 1 ? x : bfloat16Bits(Float(bitPattern: UInt32(x) &<< 16) * f))
     }
-    for r in 0..<width {
-        let row = src + r &* rowStride, f = r < rows ? factors[r] : 1
-        var k = 0
-        while k < d {
-            let at = ((k / gemmKC) &* gemmKC &+ (k % gemmKC) / 2) &* width &+ r
-            words[at] = r < rows ? element(row, k, f) | element(row, k &+ 1, f) &<< 16 : 0
-            k &+= 2
+    var k0 = 0
+    while k0 < d {
+        let k1 = min(d, k0 &+ gemmKC), full = (k1 &- k0) / 2, pairs = (k1 &- k0 &+ 1) / 2
+        let block = words + k0 &* width
+        for r in 0..<rows {
+            let row = src + r &* rowStride, f = factors[r], p = block + r
+            if es == 2 && f == 1 {
+                // Two adjacent bfloat16 are one little-endian word with element k in its low half.
+                for j in 0..<full { p[j &* width] = row.loadUnaligned(fromByteOffset: (k0 &+ 2 &* j) &* 2, as: UInt32.self) }
+                if full < pairs { p[full &* width] = element(row, k1 &- 1, 1) }
+            } else {
+                for j in 0..<pairs {
+                    let k = k0 &+ 2 &* j
+                    p[j &* width] = element(row, k, f) | element(row, k &+ 1, f) &<< 16
+                }
+            }
         }
+        for r in rows..<width {
+            for j in 0..<pairs { block[j &* width &+ r] = 0 }
+        }
+        k0 = k1
     }
 }
 
