@@ -76,7 +76,7 @@ struct Workspace {
 
     init(bytes: Int) {
         let need = max(bytes, 64)
-        if let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {
+        if bytes >= 0, let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {  // a negative size never fits
             if c.load(as: Int.self) >= need {
                 block = c
                 base = c + 64
