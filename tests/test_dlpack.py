@@ -211,3 +211,21 @@ def test_jax_arrays_go_in_without_a_copy(jnp, dtype):
     assert np.array_equal(r, r2) and np.array_equal(c, c2)
     same(sc, sc2)
     same(losses.CosineSimilarity(reduction="none")(x, y), losses.CosineSimilarity(reduction="none")(xn, yn))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TensorFlow
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_tensorflow_tensors_go_through_dlpack_and_other_dtypes_do_not(tf):
+    x = np.random.default_rng(2).standard_normal((20, 16)).astype(BF16)
+    t = tf.constant(x)
+    view = _validation.as_array(t, "x")
+    assert view.dtype == BF16 and np.array_equal(view.view(np.uint16), x.view(np.uint16))
+    assert ops.cosine_similarity(t, t).dtype == BF16
+    # a dtype DLPack cannot carry is never asked for (TensorFlow aborts the process on a string tensor)
+    with pytest.raises(TypeError, match="x1 has dtype"):
+        ops.cosine_similarity(tf.constant([["a", "b"]]), np.ones((1, 2)))
+    with pytest.raises(TypeError, match="complex"):
+        ops.cosine_similarity(tf.constant([[1j, 2]]), np.ones((1, 2)))

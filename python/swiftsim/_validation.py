@@ -76,6 +76,23 @@ def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
 _DLPACK_CPU = 1
 
 
+#: The dtypes worth asking a DLPack producer for (by name: NumPy, JAX, TensorFlow, PyTorch spell them
+#: alike). Others go to ``np.asarray``: some producers abort the process on a dtype DLPack cannot carry
+#: (TensorFlow on a string tensor) instead of raising.
+_DLPACK_DTYPES = frozenset(
+    ["float16", "bfloat16", "float32", "float64", "bool"]
+    + [f"{s}int{b}" for s in ("", "u") for b in (8, 16, 32, 64)]
+)
+
+
+def _dlpack_dtype_ok(x: Any) -> bool:
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return True  # nothing to go by: the producer's __dlpack__ decides
+    name = getattr(dtype, "name", None)
+    return str(name if isinstance(name, str) else dtype).rsplit(".", 1)[-1] in _DLPACK_DTYPES
+
+
 def from_dlpack(x: Any, name: str) -> NDArray[Any] | None:
     """A read-only NumPy view of an object exposing ``__dlpack__`` (JAX, PyTorch, TensorFlow, CuPy...),
     without a copy, bfloat16 included; None when the producer cannot export its dtype (the caller
@@ -103,7 +120,7 @@ def as_array(x: Any, name: str) -> NDArray[Any]:
     """``x`` as an ndarray: itself, a zero-copy view of a ``__dlpack__`` tensor, or ``np.asarray(x)``."""
     if isinstance(x, (np.ndarray, np.generic)):  # NumPy's own: no copy (subclasses become ndarray views)
         return np.asarray(x)
-    if hasattr(type(x), "__dlpack__"):
+    if hasattr(type(x), "__dlpack__") and _dlpack_dtype_ok(x):
         arr = from_dlpack(x, name)
         if arr is not None:
             return arr
