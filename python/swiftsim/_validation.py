@@ -111,8 +111,10 @@ def from_dlpack(x: Any, name: str) -> NDArray[Any] | None:
             capsule = x.__dlpack__(max_version=(1, 0))
         except TypeError:  # a producer of DLPack before 1.0 has no max_version
             capsule = x.__dlpack__()
-    except (BufferError, TypeError, ValueError, NotImplementedError):
-        return None  # a dtype or layout DLPack cannot carry: np.asarray decides
+    except (BufferError, TypeError, ValueError, NotImplementedError, RuntimeError):
+        return (
+            None  # a dtype, layout or state DLPack cannot carry (a tensor needing grad): np.asarray decides
+        )
     return _swiftsim.from_dlpack(capsule)
 
 
