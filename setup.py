@@ -7,6 +7,7 @@ interpreter's own Python and NumPy include folders (passed to Package.swift thro
 variables), and links the results into a single stripped shared library,
 `swiftsim/_native/_swiftsim.*.so`:
 
+  x86_64_v4_bf16  cooperlake  (x86_64_v4 + AVX512_BF16: bfloat16 all-pairs products with vdpbf16ps)
   x86_64_v4  skylake-avx512  (AVX-512, 512-bit vectors, FMA, F16C)
   x86_64_v3  haswell         (AVX2, FMA, F16C)
   x86_64_v2  nehalem         (SSE4.2; multiply + add where there is no FMA)
@@ -49,6 +50,7 @@ SETUPTOOLS_MIN = (77, 0)
 
 # (variant, Swift target CPU, hardware vector bits); the kernels learn FMA support from the CPU.
 X86_64_VARIANTS = [
+    ("x86_64_v4_bf16", "cooperlake", 512),
     ("x86_64_v4", "skylake-avx512", 512),
     ("x86_64_v3", "haswell", 256),
     ("x86_64_v2", "nehalem", 128),

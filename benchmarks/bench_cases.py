@@ -1088,7 +1088,171 @@ def plan(quick: bool) -> list[tuple[str, str, str | None, Callable[[Libs], Case]
             "ops.pairs_above",
             lambda L: case_pairs_above(L, *pa),
         ),
+    ] + (bf16_plan(quick) if bfloat16_dtype() is not None else [])
+
+
+def bf16_plan(quick: bool) -> list[tuple[str, str, str | None, Callable[[Libs], Case]]]:
+    """The bfloat16 cases: the float32 cases' shapes, each timed against float32 on the same values."""
+    big = 100_000 if quick else 1_000_000
+    mid = 10_000 if quick else 100_000
+    pw = (1024, 1024, 768) if quick else (4096, 4096, 768)
+    tk = (64, 20_000, 768) if quick else (256, 100_000, 768)
+    few = (4, 20_000, 768) if quick else (4, 100_000, 768)
+    return [
+        (f"cos_bfloat16_{big}x128", "cosine_similarity", None, lambda L: case_cosine_bf16(L, big, 128)),
+        (f"cos_bfloat16_{mid}x768", "cosine_similarity", None, lambda L: case_cosine_bf16(L, mid, 768)),
+        (
+            f"pairwise_bfloat16_{pw[0]}x{pw[1]}x{pw[2]}",
+            "pairwise",
+            "ops.pairwise_cosine_similarity",
+            lambda L: case_pairwise_bf16(L, *pw),
+        ),
+        (
+            f"topk_bfloat16_{tk[0]}q_{tk[1]}x{tk[2]}_k10",
+            "top_k",
+            "ops.top_k",
+            lambda L: case_top_k_bf16(L, *tk),
+        ),
+        (
+            f"topk_bfloat16_{few[0]}q_{few[1]}x{few[2]}_k10",
+            "top_k",
+            "ops.top_k",
+            lambda L: case_top_k_bf16(L, *few),
+        ),
     ]
+
+
+# --------------------------------------------------------------------------------------------------
+# bfloat16 against float32 on the same shapes and values
+
+
+def bfloat16_dtype():
+    """``ml_dtypes.bfloat16`` as a NumPy dtype, or None when ml_dtypes is not installed."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _f32_copy(*arrays: np.ndarray) -> Callable[[], tuple[np.ndarray, ...]]:
+    """The float32 copies of bfloat16 arrays (the same values), made once and outside the timing."""
+    return _lazy(lambda: tuple(x.astype(np.float32) for x in arrays))  # type: ignore[return-value]
+
+
+def _bf16_note() -> list[str]:
+    return [
+        "bfloat16 against float32: 'swiftsim float32' runs the float32 kernels on the same values, so its "
+        "ratio is the bfloat16 speed-up (the issue's target: bfloat16 at most 0.6x the float32 time)"
+    ]
+
+
+def case_cosine_bf16(L: Libs, n: int, d: int) -> Case:
+    bf = bfloat16_dtype()
+    a, b = make_pair(n, d, bf)
+    ref = _lazy(lambda: ref_cosine(a, b))
+    f32 = _f32_copy(a, b)
+    cos = L.ss.ops.cosine_similarity
+    impls = [
+        Impl(
+            "swiftsim (out=)", "swiftsim", lambda: (lambda out: lambda: cos(a, b, out=out))(np.empty(n, bf))
+        ),
+        Impl("swiftsim", "swiftsim", lambda: lambda: cos(a, b)),
+        Impl(
+            "swiftsim float32 (out=), same values",
+            "swiftsim float32",
+            lambda: (lambda x, y, out: lambda: cos(x, y, out=out))(*f32(), np.empty(n, np.float32)),
+        ),
+    ] + stream_read(L.chunker, [a, b])
+    return Case(
+        name=f"cos_bfloat16_{n}x{d}",
+        group="cosine_similarity",
+        title=f"cosine_similarity  {_sizes(a, b)}, against float32",
+        bytes_min=a.nbytes + b.nbytes + n * 2,
+        impls=impls,
+        check=lambda r: max_error([(r, ref(), 1.0)]),
+        tol=tol_for(bf, d),
+        flops=6.0 * n * d,
+        notes=_bf16_note(),
+    )
+
+
+def case_pairwise_bf16(L: Libs, n: int, m: int, d: int) -> Case:
+    bf = bfloat16_dtype()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, d), dtype=np.float32).astype(bf)
+    y = rng.standard_normal((m, d), dtype=np.float32).astype(bf)
+    ref = _lazy(lambda: _normalize_np(x.astype(np.float64)) @ _normalize_np(y.astype(np.float64)).T)
+    f32 = _f32_copy(x, y)
+    pw = L.ss.ops.pairwise_cosine_similarity
+    impls = [
+        Impl(
+            "swiftsim (out=)",
+            "swiftsim",
+            lambda: (lambda out: lambda: pw(x, y, out=out))(np.empty((n, m), bf)),
+        ),
+        Impl(
+            "swiftsim float32 (out=), same values",
+            "swiftsim float32",
+            lambda: (lambda p, q, out: lambda: pw(p, q, out=out))(*f32(), np.empty((n, m), np.float32)),
+        ),
+    ]
+    return Case(
+        name=f"pairwise_bfloat16_{n}x{m}x{d}",
+        group="pairwise",
+        title=f"pairwise_cosine_similarity  {_sizes(x, y)} -> ({n}, {m}), against float32",
+        bytes_min=x.nbytes + y.nbytes + n * m * 2,
+        impls=impls,
+        check=lambda r: max_error([(r, ref(), 1.0)]),
+        tol=tol_for(bf, d),
+        flops=2.0 * n * m * d,
+        stream_limit=False,
+        notes=["compute-bound: no streaming limit; GFLOP/s counts 2·n·m·d", *_bf16_note()],
+    )
+
+
+def case_top_k_bf16(L: Libs, q: int, n: int, d: int, k: int = 10) -> Case:
+    bf = bfloat16_dtype()
+    rng = np.random.default_rng(6)
+    queries = rng.standard_normal((q, d), dtype=np.float32).astype(bf)
+    corpus = rng.standard_normal((n, d), dtype=np.float32).astype(bf)
+
+    def reference():
+        s = _normalize_np(queries.astype(np.float64)) @ _normalize_np(corpus.astype(np.float64)).T
+        return s, -np.sort(-s, axis=1)[:, :k]
+
+    ref = _lazy(reference)
+
+    def check(r):
+        scores, idx = np.asarray(r[0]).astype(np.float64), np.asarray(r[1]).astype(np.int64)
+        s, best = ref()
+        if idx.shape != best.shape or idx.min() < 0 or idx.max() >= n:
+            return math.inf
+        true_at_idx = np.take_along_axis(s, idx, axis=1)  # ties: any index with the k-th score is right
+        return max(max_error([(scores, best, 1.0)]), max_error([(true_at_idx, best, 1.0)]))
+
+    f32 = _f32_copy(queries, corpus)
+    tk = L.ss.ops.top_k
+    impls = [
+        Impl("swiftsim top_k", "swiftsim", lambda: lambda: tk(queries, corpus, k)),
+        Impl(
+            "swiftsim float32 top_k, same values",
+            "swiftsim float32",
+            lambda: (lambda p, c: lambda: tk(p, c, k))(*f32()),
+        ),
+    ]
+    return Case(
+        name=f"topk_bfloat16_{q}q_{n}x{d}_k{k}",
+        group="top_k",
+        title=f"top_k  {q} queries x {_sizes(corpus, corpus)}, k={k}, against float32",
+        bytes_min=queries.nbytes + corpus.nbytes,
+        impls=impls,
+        check=check,
+        tol=tol_for(bf, d),
+        flops=2.0 * q * n * d,
+        stream_limit=False,
+        notes=["GFLOP/s counts 2·q·n·d", *_bf16_note()],
+    )
 
 
 def blas_info() -> list[dict] | None:

@@ -11,6 +11,11 @@ Cases (targets from the issue, as ratios of medians: swiftsim time / reference t
   topk           1000 queries x (1_000_000, 128) float32, k = 10 vs the sgemm
                  of the same product (its 4 GB result preallocated)              target <= 1.5,
                  extra peak memory <= 64 MiB (measured in a subprocess)
+  pairwise_bf16  pairwise (4096, 768) x (4096, 768) bfloat16 vs float32 on the same values
+                                                                                 target <= 0.6
+  topk_bf16      top_k 1000 x (1_000_000, 128), k = 10, bfloat16 vs float32 on the same values
+                                                                                 target <= 0.6
+  (--quick shrinks the bfloat16 cases to (1024, 768)² and 256 x (100_000, 128): a smoke test)
 
 The machine may be shared: each case alternates the contenders round by round (each timed call after
 0.15 s of untimed ones, so every library runs in its steady state) and reports medians and minima.
@@ -50,7 +55,7 @@ import swiftsim  # noqa: E402
 from swiftsim import ops  # noqa: E402
 from swiftsim._contract import value_tol  # noqa: E402
 
-CASES = ("pairwise_f32", "pairwise_f64", "batched_f32", "topk", "topk_memory")
+CASES = ("pairwise_f32", "pairwise_f64", "batched_f32", "topk", "topk_memory", "pairwise_bf16", "topk_bf16")
 
 
 def timed(fn) -> float:
@@ -185,6 +190,60 @@ def case_topk(rounds: int) -> dict:
     return report("top_k float32 1000 x (1_000_000, 128), k=10", medians, next(iter(contenders)), 1.5)
 
 
+def bf16_pair(shape_x: tuple[int, int], shape_y: tuple[int, int], seed: int):
+    """bfloat16 arrays and float32 arrays of the same values (None when ml_dtypes is missing)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        print("\n(bfloat16 cases left out: ml_dtypes is not installed)")
+        return None
+    bf = np.dtype(ml_dtypes.bfloat16)
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal(shape_x).astype(bf), rng.standard_normal(shape_y).astype(bf)
+    return bf, x, y, x.astype(np.float32), y.astype(np.float32)
+
+
+def case_pairwise_bf16(rounds: int, quick: bool) -> dict | None:
+    n, d = (1024, 768) if quick else (4096, 768)
+    made = bf16_pair((n, d), (n, d), 3)
+    if made is None:
+        return None
+    bf, x, y, x32, y32 = made
+    o16, o32 = np.empty((n, n), bf), np.empty((n, n), np.float32)
+    ref = normalized(x.astype(np.float64)) @ normalized(y.astype(np.float64)).T
+    check(ops.pairwise_cosine_similarity(x, y, out=o16).astype(np.float64), ref, bf, d)
+    check(ops.pairwise_cosine_similarity(x32, y32, out=o32), ref, np.float32, d)
+    contenders = {
+        "swiftsim pairwise float32": lambda: ops.pairwise_cosine_similarity(x32, y32, out=o32),
+        "swiftsim pairwise bfloat16": lambda: ops.pairwise_cosine_similarity(x, y, out=o16),
+    }
+    path = swiftsim.build_info()["kernels"].get("dot_bf16", "?")
+    title = f"pairwise bfloat16 vs float32 ({n}, {d}) x ({n}, {d}), bfloat16 products: {path}"
+    return report(title, race(contenders, rounds), "swiftsim pairwise float32", 0.6)
+
+
+def case_topk_bf16(rounds: int, quick: bool) -> dict | None:
+    nq, n, d = (256, 100_000, 128) if quick else (1000, 1_000_000, 128)
+    made = bf16_pair((nq, d), (n, d), 4)
+    if made is None:
+        return None
+    bf, q, c, q32, c32 = made
+    sub = slice(0, 20000)
+    ref = normalized(q.astype(np.float64)) @ normalized(c[sub].astype(np.float64)).T
+    want = np.sort(ref, axis=1)[:, ::-1][:, :10]
+    for qs, cs, dt in ((q, c, bf), (q32, c32, np.float32)):
+        s, i = ops.top_k(qs, cs[sub], 10)
+        check(s.astype(np.float64), want, dt, d)
+        check(np.take_along_axis(ref, i, 1), want, dt, d)
+    contenders = {
+        "swiftsim top_k float32": lambda: ops.top_k(q32, c32, 10),
+        "swiftsim top_k bfloat16": lambda: ops.top_k(q, c, 10),
+    }
+    path = swiftsim.build_info()["kernels"].get("dot_bf16", "?")
+    title = f"top_k bfloat16 vs float32 {nq} x ({n}, {d}), k=10, bfloat16 products: {path}"
+    return report(title, race(contenders, rounds), "swiftsim top_k float32", 0.6)
+
+
 MEMORY_PROBE = r"""
 import os, resource, sys, threading, time
 import numpy as np
@@ -236,6 +295,9 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=7, help="timed rounds per case (median reported)")
     p.add_argument("--only", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--json", help="write the medians to this file")
+    p.add_argument(
+        "--quick", action="store_true", help="small bfloat16 cases (a smoke test, not a measurement)"
+    )
     args = p.parse_args(argv)
     if args.threads:
         swiftsim.set_num_threads(args.threads)
@@ -254,6 +316,11 @@ def main(argv=None) -> int:
         results.append(case_topk(max(3, args.rounds // 3)))
     if "topk_memory" in args.only:
         results.append(case_topk_memory(args.threads))
+    if "pairwise_bf16" in args.only:
+        results.append(case_pairwise_bf16(args.rounds, args.quick))
+    if "topk_bf16" in args.only:
+        results.append(case_topk_bf16(max(3, args.rounds // 3), args.quick))
+    results = [r for r in results if r is not None]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

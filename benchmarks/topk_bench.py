@@ -25,6 +25,11 @@ and the two limits the targets are stated against:
 Targets (issue 11): 1–8 queries ≤ 1.25 × bandwidth, and never slower than usearch at 1 query;
 16–256 queries ≤ 1.25 × max(bandwidth, gemm); assume_normalized never slower than the default.
 
+With --bfloat16, each case is followed by the same shapes in bfloat16: swiftsim's top_k of bfloat16
+queries and corpus against its top_k of the same values in float32, in the same rounds (target: bfloat16
+at most 0.6x the float32 time where the CPU has AVX512_BF16; build_info()'s dot_bf16 says whether the
+vdpbf16ps kernel runs).
+
 Timing: per round every contender runs once, in an order that rotates from round to round, after
 running untimed for at least bench_core.SETTLE_S (other libraries' threads spin for a while after a
 call and would take a core from the next contender); a sample is as many calls as last about 20 ms
@@ -233,6 +238,45 @@ def run_case(nq: int, n: int, d: int, args, chunker: Chunker) -> dict:
     }
 
 
+def run_bf16_case(nq: int, n: int, d: int, args) -> dict | None:
+    """bfloat16 against float32 on the same values and shapes (see the module's docstring)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        print("  (bfloat16 left out: ml_dtypes is not installed)")
+        return None
+    bf = np.dtype(ml_dtypes.bfloat16)
+    rng = np.random.default_rng(nq * 7 + n + d)
+    c16 = rng.standard_normal((n, d), dtype=np.float32).astype(bf)
+    q16 = rng.standard_normal((nq, d), dtype=np.float32).astype(bf)
+    c32, q32 = c16.astype(np.float32), q16.astype(np.float32)
+    name = f"{nq}q_{n}x{d}_bfloat16"
+    path = swiftsim.build_info()["kernels"].get("dot_bf16", "?")
+    print(
+        f"\n{name}: bfloat16 against float32 on the same values, k={K} (bfloat16 products: {path})",
+        flush=True,
+    )
+    verifier = Verifier(q32, c32)
+    verifier.tol = 2 * value_tol(bf, d)
+    calls = {
+        "swiftsim top_k float32": lambda: ops.top_k(q32, c32, K),
+        "swiftsim top_k bfloat16": lambda: ops.top_k(q16, c16, K),
+    }
+    for label, fn in calls.items():
+        s, i = fn()
+        err = verifier.error(np.asarray(s).astype(np.float64), i)
+        if err > verifier.tol:
+            print(f"  {label:<36} FAILED verification (error {err:.2e} > {verifier.tol:.1e})")
+            return None
+    medians = race(calls, args.rounds, args.sample, args.budget)
+    ratio = medians["swiftsim top_k bfloat16"] / medians["swiftsim top_k float32"]
+    for label, t in medians.items():
+        print(f"  {label:<40} {fmt(t):>10}")
+    ok = ratio <= 0.6
+    print(f"  bfloat16 / float32: {ratio:.2f}  (target <= 0.6: {'met' if ok else 'MISSED'})")
+    return {"case": name, "queries": nq, "corpus": [n, d], "median_s": medians, "bf16_ratio": ratio}
+
+
 def table(results: list[dict]) -> str:
     """The README's table (markdown): medians and swiftsim's ratio to its limit."""
     cols = ["swiftsim top_k", "swiftsim top_k (normalized)", "faiss IndexFlatIP", "usearch exact", "numpy"]
@@ -267,6 +311,9 @@ def main() -> int:
         "--only", nargs="*", default=None, help="cases whose name (e.g. 16q_100000x768) contains one of these"
     )
     ap.add_argument("--json", default=None, help="write every median and the targets' verdicts here")
+    ap.add_argument(
+        "--bfloat16", action="store_true", help="after each case, bfloat16 against float32 on the same shapes"
+    )
     args = ap.parse_args()
     args.rounds = args.rounds or (5 if args.quick else 21)
     args.budget = args.budget or (2.0 if args.quick else 20.0)
@@ -285,7 +332,8 @@ def main() -> int:
     variant = swiftsim.build_info()["variant"]
     print(f"swiftsim {swiftsim.__version__} ({variant}), {args.threads} threads, BLAS: {kernel}")
     print(f"{platform.processor() or platform.machine()}, load average {os.getloadavg()[0]:.2f}")
-    results = []
+    results: list[dict] = []
+    bf16_results: list[dict] = []
     for n, d in QUICK_CORPORA if args.quick else CORPORA:
         for nq in QUERIES:
             name = f"{nq}q_{n}x{d}"
@@ -293,14 +341,28 @@ def main() -> int:
                 continue
             results.append(run_case(nq, n, d, args, chunker))
             gc.collect()
+            if args.bfloat16:
+                bf16 = run_bf16_case(nq, n, d, args)
+                if bf16 is not None:
+                    bf16_results.append(bf16)
+                gc.collect()
     chunker.close()
     print("\n" + table(results))
     missed = [f"{r['case']}: {w}" for r in results for w, ok in r["targets"].items() if not ok]
     print("\ntargets: " + ("all met" if not missed else "MISSED " + "; ".join(missed)))
+    for r in bf16_results:
+        print(f"bfloat16 / float32, {r['case']}: {r['bf16_ratio']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"threads": args.threads, "load_average": os.getloadavg(), "results": results}, f, indent=1
+                {
+                    "threads": args.threads,
+                    "load_average": os.getloadavg(),
+                    "results": results,
+                    "bfloat16": bf16_results,
+                },
+                f,
+                indent=1,
             )
     return 0
 

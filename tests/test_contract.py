@@ -11,7 +11,21 @@ import pytest
 from swiftsim import _contract
 
 CONTRACT = (Path(__file__).resolve().parents[1] / "docs" / "contract.md").read_text()
-DTYPES = ["float16", "float32", "float64"]
+DTYPES = ["float16", "bfloat16", "float32", "float64"]
+_SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def dtype(name: str) -> np.dtype:
+    if name == "bfloat16":
+        return np.dtype(pytest.importorskip("ml_dtypes").bfloat16)
+    return np.dtype(name)
+
+
+def number(cell: str) -> float:
+    """A table cell's number: ``5e-3`` or a power of two written ``2⁻⁸``."""
+    if cell.startswith("2") and len(cell) > 1 and cell[1] in "⁻⁰¹²³⁴⁵⁶⁷⁸⁹":
+        return 2.0 ** int(cell[1:].translate(_SUPERSCRIPT))
+    return float(cell)
 
 
 def table_row(label: str) -> list[str]:
@@ -22,14 +36,20 @@ def table_row(label: str) -> list[str]:
 
 def test_value_tolerances_are_the_documented_ones():
     cells = table_row("a cosine, or a component of a normalised vector")
-    assert [float(c) for c in cells] == [_contract.VALUE_TOL[np.dtype(d)] for d in DTYPES]
+    assert [number(c) for c in cells] == [_contract.VALUE_TOL[dtype(d)] for d in DTYPES]
 
 
 def test_gradient_factors_are_the_documented_ones():
     cells = table_row("a gradient component, per unit of `abs(u)·r`")
     assert [int(re.match(r"(\d+)·ε", c).group(1)) for c in cells] == [
-        _contract.GRAD_ULPS[np.dtype(d)] for d in DTYPES
+        _contract.GRAD_ULPS[dtype(d)] for d in DTYPES
     ]
+
+
+def test_bfloat16_tolerances_are_not_widened():
+    bf = dtype("bfloat16")
+    assert _contract.value_tol(bf, 4096) == 2.0**-8
+    assert _contract.grad_tol_unit(bf, 4096) == 2 * 2.0**-7
 
 
 def test_epsilons_are_the_documented_ones():

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from numpy.exceptions import AxisError
 
 from swiftsim import losses, ops
-from swiftsim._contract import value_tol
+from swiftsim._contract import grad_tol_unit, value_tol
 
 # Casting huge float64 test values to float16 overflows to inf on purpose (those rows must give NaN).
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -74,7 +74,10 @@ def weighted(*groups):
 
 
 # Each kind of invalid argument is rare enough that about half of the examples are valid calls.
-DTYPE_NAMES = weighted((14, FLOAT_NAMES), (3, OTHER_NAMES), (1, BAD_NAMES))
+# bfloat16 has kernels of its own: it is drawn about as often as each of float16/32/64.
+DTYPE_NAMES = weighted(
+    (14, FLOAT_NAMES), (4, ["bfloat16"] if BFLOAT16 else FLOAT_NAMES), (3, OTHER_NAMES), (1, BAD_NAMES)
+)
 LAYOUTS = ["C", "F", "negative", "strided", "byteswapped", "readonly", "stride0", "unaligned", "list"]
 LAYOUT = weighted((2, ["C"]), (3, LAYOUTS))
 # Reduced lengths: 0, 1, and the SIMD tails around 8, 16, 32 and 64 lanes and the 256-element K block.
@@ -118,12 +121,21 @@ class Model:
 
 
 def kernel_dtype(dtype: np.dtype):
-    """The compute dtype of an input dtype (docstrings: floats keep theirs, ints/bools/bfloat16 → f32)."""
+    """The compute dtype of an input dtype (docstrings: floats and bfloat16 keep theirs, ints/bools → f32)."""
     if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
         return np.dtype(dtype.type)
-    if dtype.kind in "biu" or (BFLOAT16 is not None and dtype == BFLOAT16):
+    if BFLOAT16 is not None and dtype == BFLOAT16:
+        return BFLOAT16
+    if dtype.kind in "biu":
         return F32
     return None
+
+
+def promote(kinds) -> np.dtype:
+    """The contract's promotion: NumPy's (ml_dtypes' for bfloat16), and bfloat16 with float16 → float32."""
+    if BFLOAT16 is not None and BFLOAT16 in kinds and F16 in kinds:
+        kinds = [F32 if k in (BFLOAT16, F16) else k for k in kinds]
+    return np.result_type(*kinds)
 
 
 def model_dtypes(model: Model, arrays, names):
@@ -134,7 +146,7 @@ def model_dtypes(model: Model, arrays, names):
         if k is None:
             model.bad(TYPE_ERRORS, f"{name} has dtype {arr.dtype}")
         kinds.append(k)
-    return None if any(k is None for k in kinds) else np.result_type(*kinds)
+    return None if any(k is None for k in kinds) else promote(kinds)
 
 
 def model_epsilon(model: Model, eps) -> float | None:
@@ -280,9 +292,13 @@ def ref_grad(a0: np.ndarray, b0: np.ndarray, u: np.ndarray, ax: int, eps: float)
 
 
 def grad_tol(a0, b0, u, ax: int, eps: float, dtype):
-    """test_ops.grad_tol's bound, 16·ε_dtype·Σ|u|·r_x (32·ε in float16), widened by sqrt(D/256), and by
-    √D for a size-1 reduced axis; with r from the overflow-safe norm above."""
-    k = (32 if dtype == F16 else 16) * float(np.finfo(dtype).eps)
+    """test_ops.grad_tol's bound, 16·ε_dtype·Σ|u|·r_x (32·ε in float16, 2·ε in bfloat16), widened by
+    sqrt(D/256), and by √D for a size-1 reduced axis; with r from the overflow-safe norm above."""
+    k = (
+        grad_tol_unit(dtype)
+        if dtype == BFLOAT16
+        else (32 if dtype == F16 else 16) * float(np.finfo(dtype).eps)
+    )
     nd = max(a0.ndim, b0.ndim)
     a, b = _pad(a0, nd), _pad(b0, nd)
     d = max(a.shape[ax], b.shape[ax])
@@ -1118,7 +1134,12 @@ def test_top_k(data):
             np.testing.assert_array_equal(
                 i2, expected_order(p, real), "top_k order of its own pairwise scores"
             )
-            np.testing.assert_array_equal(s2, np.take_along_axis(p, i2, axis=1), "scores bitwise pairwise's")
+            # float64 holds bfloat16 exactly and lets NumPy compare NaN with NaN (it does not for bfloat16)
+            np.testing.assert_array_equal(
+                s2.astype(np.float64),
+                np.take_along_axis(p, i2, axis=1).astype(np.float64),
+                "scores bitwise pairwise's",
+            )
             want = ref_pairwise(qs, cs, e)
             assert_close(s2, np.take_along_axis(want, i2, axis=1), value_tol(dtype, d), "top_k scores")
     assert_unchanged(before[0], q, "queries")
@@ -1143,7 +1164,9 @@ def test_loss_class(data):
         shape[ax], shape[-1] = shape[-1], shape[ax]
     shape = tuple(shape)
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
-    name = data.draw(st.sampled_from(FLOAT_NAMES * 3 + OTHER_NAMES), label="dtype")
+    name = data.draw(
+        st.sampled_from(FLOAT_NAMES * 3 + OTHER_NAMES + ["bfloat16"] * 2 * bool(BFLOAT16)), label="dtype"
+    )
     yt = draw_input(data, rng, shape, name, (ax,), "y_true")
     true_shape = tuple(
         1 if i != ax and data.draw(st.booleans(), label="y_true broadcast") else n
@@ -1171,7 +1194,7 @@ def test_loss_class(data):
         )
         return
     loss = losses.CosineSimilarity(axis=ax - nd, reduction=reduction, dtype=cls_dtype, epsilon=eps)
-    dtype = np.result_type(kernel_dtype(np.asarray(yt).dtype), kernel_dtype(np.asarray(yp).dtype))
+    dtype = promote([kernel_dtype(np.asarray(yt).dtype), kernel_dtype(np.asarray(yp).dtype)])
     if cls_dtype is not None:
         dtype = np.dtype(cls_dtype)
     outer = shape[:ax] + shape[ax + 1 :]
@@ -1253,7 +1276,7 @@ def test_loss_class(data):
 @FUZZ
 @given(
     d=st.integers(1, 600),
-    dtype=st.sampled_from([F16, F32, F64]),
+    dtype=st.sampled_from([F16, F32, F64] + ([BFLOAT16] if BFLOAT16 else [])),
     value=st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False).filter(lambda v: abs(v) > 1e-3),
     constant=st.booleans(),
     seed=st.integers(0, 2**32 - 1),

@@ -267,14 +267,19 @@ def test_mixed_dtypes_follow_numpy_promotion(t1, t2, expected):
     check_grad(a, b, dtype=expected)
 
 
-def test_bfloat16_is_upcast_to_float32():
+def test_bfloat16_is_computed_in_bfloat16():
+    """bfloat16 in, bfloat16 out; with float32 or float16 it promotes to float32, with float64 to float64."""
     ml_dtypes = pytest.importorskip("ml_dtypes")
+    bf = np.dtype(ml_dtypes.bfloat16)
     a, b = rand_pair(4, (5, 33), np.float32)
-    a16, b16 = a.astype(ml_dtypes.bfloat16), b.astype(ml_dtypes.bfloat16)
-    check_cos(a16, b16, dtype=np.float32)
+    a16, b16 = a.astype(bf), b.astype(bf)
+    check_cos(a16, b16, dtype=bf)
+    check_grad(a16, b16, dtype=bf)
+    check_l2n(a16, dtype=bf)
     check_cos(a16, b, dtype=np.float32)
-    check_grad(a16, b16, dtype=np.float32)
-    check_l2n(a16, dtype=np.float32)
+    check_cos(a16, b.astype(np.float16), dtype=np.float32)
+    check_cos(a16, b.astype(np.float64), dtype=np.float64)
+    check_cos(a16, (b * 10).astype(np.int32), dtype=np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -68,8 +68,10 @@ def test_every_x86_64_level_is_built_and_usable_here():
     flags = _loader.cpu_flags() or set()
     if "custom" in built or "generic" in built:
         pytest.skip("a single-variant build (SWIFTSIM_TARGET_CPU or a non-x86-64 machine)")
-    assert built == ["x86_64_v4", "x86_64_v3", "x86_64_v2"]
-    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+    assert built == ["x86_64_v4_bf16", "x86_64_v4", "x86_64_v3", "x86_64_v2"]
+    if _loader.REQUIREMENTS["x86_64_v4_bf16"] <= flags:
+        assert _loader.available()[0] == "x86_64_v4_bf16"
+    elif {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
         assert _loader.available()[0] == "x86_64_v4"
 
 
@@ -86,13 +88,27 @@ def test_one_library_holds_every_variant():
 
 
 def test_the_cpu_decides_which_builds_are_available(monkeypatch):
-    if _loader.built() != ["x86_64_v4", "x86_64_v3", "x86_64_v2"]:
+    if _loader.built() != ["x86_64_v4_bf16", "x86_64_v4", "x86_64_v3", "x86_64_v2"]:
         pytest.skip("a single-variant build")
     monkeypatch.setattr(_loader, "cpu_flags", lambda: {"sse4_2", "popcnt"})
     assert _loader.available() == ["x86_64_v2"]
     monkeypatch.setattr(_loader, "cpu_flags", lambda: {"sse4_2", "popcnt", "avx2", "fma", "f16c", "bmi2"})
     assert _loader.available() == ["x86_64_v3", "x86_64_v2"]
-    monkeypatch.setenv("SWIFTSIM_KERNELS", "x86_64_v4")
+    avx512 = {
+        "sse4_2",
+        "popcnt",
+        "avx2",
+        "fma",
+        "f16c",
+        "bmi2",
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512dq",
+    }
+    monkeypatch.setattr(_loader, "cpu_flags", lambda: avx512)
+    assert _loader.available() == ["x86_64_v4", "x86_64_v3", "x86_64_v2"]  # AVX-512 without BF16
+    monkeypatch.setenv("SWIFTSIM_KERNELS", "x86_64_v4_bf16")
     with pytest.raises(ImportError, match="lacks its instructions"):
         _loader.load()
 

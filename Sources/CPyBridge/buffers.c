@@ -2,12 +2,39 @@
  *
  * Only real numpy.ndarray objects are accepted (the Python layer converts everything else), so
  * NumPy guarantees that shape and strides describe memory the array owns or views. On top of that
- * the shim checks what the kernels rely on: the dtype (float16/32/64, native byte order), alignment,
+ * the shim checks what the kernels rely on: the dtype (float16/bfloat16/32/64, native byte order), alignment,
  * writeability of outputs, and every shape. Each array's description is read once, into a cpb_array,
  * after the call's scalar arguments are converted; nothing later reads the ndarray again. */
 #include "cpybridge.h"
 
 static const char *type_name(PyArrayObject *arr) { return PyArray_DESCR(arr)->typeobj->tp_name; }
+
+/* ml_dtypes' bfloat16 descriptor, looked up once (with the GIL held) and kept. */
+static PyArray_Descr *bfloat16_descr;
+static int bfloat16_looked_up;
+
+PyArray_Descr *cpb_bfloat16_descr(void) {
+    if (!bfloat16_looked_up) {
+        bfloat16_looked_up = 1;
+        PyObject *mod = PyImport_ImportModule("ml_dtypes");
+        PyObject *type = mod ? PyObject_GetAttrString(mod, "bfloat16") : NULL;
+        PyArray_Descr *descr = NULL;
+        if (type && PyArray_DescrConverter(type, &descr) == NPY_SUCCEED && PyDataType_ELSIZE(descr) == 2) bfloat16_descr = descr;
+        else Py_XDECREF(descr);
+        Py_XDECREF(type);
+        Py_XDECREF(mod);
+        PyErr_Clear();
+    }
+    return bfloat16_descr;
+}
+
+int cpb_bfloat16_type(void) {
+    PyArray_Descr *d = cpb_bfloat16_descr();
+    return d ? d->type_num : -1;
+}
+
+/* Only a user-defined type can be bfloat16: built-in types never import ml_dtypes. */
+int cpb_is_bfloat16(int type) { return type >= NPY_USERDEF && type == cpb_bfloat16_type(); }
 
 int cpb_require_array(PyObject *obj, const char *name, int writeable, int type, cpb_array *out) {
     if (!PyArray_Check(obj)) {
@@ -16,11 +43,13 @@ int cpb_require_array(PyObject *obj, const char *name, int writeable, int type, 
     }
     PyArrayObject *arr = (PyArrayObject *)obj;
     int t = PyArray_TYPE(arr);
-    if (type >= 0 ? t != type : (t != NPY_HALF && t != NPY_FLOAT && t != NPY_DOUBLE)) {
+    if (type < 0 && cpb_is_bfloat16(t)) t = CPB_BFLOAT16;
+    if (type >= 0 ? t != type : (t != NPY_HALF && t != NPY_FLOAT && t != NPY_DOUBLE && t != CPB_BFLOAT16)) {
         if (type == NPY_INT64)
             PyErr_Format(PyExc_TypeError, "%s must have dtype int64, got %s", name, type_name(arr));
         else
-            PyErr_Format(PyExc_TypeError, "%s must be float16, float32 or float64, got %s", name, type_name(arr));
+            PyErr_Format(PyExc_TypeError, "%s must be float16, bfloat16, float32 or float64, got %s", name,
+                         type_name(arr));
         return -1;
     }
     if (!PyArray_ISNOTSWAPPED(arr)) {
@@ -50,6 +79,7 @@ int cpb_require_array(PyObject *obj, const char *name, int writeable, int type, 
 static const char *dtype_name(int type) {
     switch (type) {
     case NPY_HALF: return "float16";
+    case CPB_BFLOAT16: return "bfloat16";
     case NPY_FLOAT: return "float32";
     case NPY_DOUBLE: return "float64";
     default: return "int64";

@@ -85,6 +85,8 @@ static PyMethodDef methods[] = {
     {"pairs_above", (PyCFunction)(void (*)(void))cpb_pairs_above, METH_FASTCALL,
      "pairs_above(x, y, rows, cols, scores, threshold, diagonal, first_row, epsilon) -> (written, found, "
      "next_row, complete): every pair with cosine >= threshold."},
+    {"from_dlpack", cpb_from_dlpack, METH_O,
+     "from_dlpack(capsule) -> ndarray: a read-only view of a CPU DLPack tensor (bfloat16 included) that owns it."},
     {"set_num_threads", set_num_threads, METH_O, "set_num_threads(n): threads used by every kernel."},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads() -> int."},
     {"build_info", build_info, METH_NOARGS, "build_info() -> dict describing the compiled kernels."},

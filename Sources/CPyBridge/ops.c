@@ -86,6 +86,7 @@ PyObject *cpb_cosine(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
     switch (a.type) {
     case NPY_HALF: st = ssim_cosine_f16(F16(pa), F16(pb), F16(po), d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
+    case CPB_BFLOAT16: st = ssim_cosine_bf16(BF16(pa), BF16(pb), BF16(po), d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
     case NPY_FLOAT: st = ssim_cosine_f32(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
     default: st = ssim_cosine_f64(pa, pb, po, d, la, lb, L.ndim, L.shape, L.strides, eps, threads); break;
     }
@@ -122,6 +123,7 @@ PyObject *cpb_l2_normalize(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyThreadState *ts = large_call(L.rows, d) ? PyEval_SaveThread() : NULL;
     switch (x.type) {
     case NPY_HALF: st = ssim_l2_normalize_f16(F16(px), F16(po), d, L.ndim, L.shape, L.strides, eps, threads); break;
+    case CPB_BFLOAT16: st = ssim_l2_normalize_bf16(BF16(px), BF16(po), d, L.ndim, L.shape, L.strides, eps, threads); break;
     case NPY_FLOAT: st = ssim_l2_normalize_f32(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
     default: st = ssim_l2_normalize_f64(px, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
     }
@@ -160,6 +162,9 @@ PyObject *cpb_l2_normalize_grad(PyObject *self, PyObject *const *args, Py_ssize_
     switch (x.type) {
     case NPY_HALF:
         st = ssim_l2_normalize_grad_f16(F16(px), F16(pg), F16(po), d, L.ndim, L.shape, L.strides, eps, threads);
+        break;
+    case CPB_BFLOAT16:
+        st = ssim_l2_normalize_grad_bf16(BF16(px), BF16(pg), BF16(po), d, L.ndim, L.shape, L.strides, eps, threads);
         break;
     case NPY_FLOAT: st = ssim_l2_normalize_grad_f32(px, pg, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
     default: st = ssim_l2_normalize_grad_f64(px, pg, po, d, L.ndim, L.shape, L.strides, eps, threads); break;
@@ -218,6 +223,10 @@ PyObject *cpb_cosine_grad(PyObject *self, PyObject *const *args, Py_ssize_t narg
         st = ssim_cosine_grad_f16(F16(pa), F16(pb), F16(pu), F16(oa), F16(ob), F16(oc), d, la, lb, L.ndim, L.shape,
                                   L.strides, eps, threads);
         break;
+    case CPB_BFLOAT16:
+        st = ssim_cosine_grad_bf16(BF16(pa), BF16(pb), BF16(pu), BF16(oa), BF16(ob), BF16(oc), d, la, lb, L.ndim, L.shape,
+                                  L.strides, eps, threads);
+        break;
     case NPY_FLOAT:
         st = ssim_cosine_grad_f32(pa, pb, pu, oa, ob, oc, d, la, lb, L.ndim, L.shape, L.strides, eps, threads);
         break;
@@ -267,7 +276,8 @@ PyObject *cpb_cosine_auto(PyObject *self, PyObject *const *args, Py_ssize_t narg
     PyArrayObject *a = (PyArrayObject *)args[0], *b = (PyArrayObject *)args[1];
     double eps = PyFloat_AS_DOUBLE(args[2]);
     int t = PyArray_TYPE(a), nd = PyArray_NDIM(a);
-    if (!(eps >= 0.0 && eps <= 1.7976931348623157e308) || (t != NPY_FLOAT && t != NPY_DOUBLE && t != NPY_HALF) ||
+    if (!(eps >= 0.0 && eps <= 1.7976931348623157e308) ||
+        (t != NPY_FLOAT && t != NPY_DOUBLE && t != NPY_HALF && !cpb_is_bfloat16(t)) ||
         PyArray_TYPE(b) != t || nd < 1 || PyArray_NDIM(b) != nd || !PyArray_ISNOTSWAPPED(a) ||
         !PyArray_ISNOTSWAPPED(b) || !PyArray_ISALIGNED(a) || !PyArray_ISALIGNED(b) ||
         !PyArray_CompareLists(PyArray_DIMS(a), PyArray_DIMS(b), nd))

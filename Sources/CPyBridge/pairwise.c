@@ -72,6 +72,10 @@ PyObject *cpb_pairwise_cosine(PyObject *self, PyObject *const *args, Py_ssize_t 
             st = ssim_pairwise_cosine_f16(F16(px), F16(py), F16(po), n, m, d, xs, ys, L.ndim, L.shape, L.strides, eps,
                                           threads, stop);
             break;
+        case CPB_BFLOAT16:
+            st = ssim_pairwise_cosine_bf16(BF16(px), BF16(py), BF16(po), n, m, d, xs, ys, L.ndim, L.shape, L.strides, eps,
+                                          threads, stop);
+            break;
         case NPY_FLOAT:
             st = ssim_pairwise_cosine_f32(px, py, po, n, m, d, xs, ys, L.ndim, L.shape, L.strides, eps, threads, stop);
             break;
@@ -207,6 +211,10 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         switch (q.type) {
         case NPY_HALF:
             st = ssim_top_k_f16(F16(pq), F16(pc), F16(ps), pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0],
+                                c.strides[1], pex, eps, normalized, (int32_t)method, threads, stop);
+            break;
+        case CPB_BFLOAT16:
+            st = ssim_top_k_bf16(BF16(pq), BF16(pc), BF16(ps), pi, nq, n, d, k, q.strides[0], q.strides[1], c.strides[0],
                                 c.strides[1], pex, eps, normalized, (int32_t)method, threads, stop);
             break;
         case NPY_FLOAT:

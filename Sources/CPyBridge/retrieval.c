@@ -110,6 +110,10 @@ PyObject *cpb_merge_top_k(PyObject *self, PyObject *const *args, Py_ssize_t narg
             st = ssim_merge_top_k_f16(np, (const ssim_f16 *const *)sp, (const int64_t *const *)ip, part_k, strides, nq, k,
                                       F16(out_s.data), (int64_t *)out_i.data, cpb_threads(), stop);
             break;
+        case CPB_BFLOAT16:
+            st = ssim_merge_top_k_bf16(np, (const ssim_bf16 *const *)sp, (const int64_t *const *)ip, part_k, strides, nq, k,
+                                      BF16(out_s.data), (int64_t *)out_i.data, cpb_threads(), stop);
+            break;
         case NPY_FLOAT:
             st = ssim_merge_top_k_f32(np, (const float *const *)sp, (const int64_t *const *)ip, part_k, strides, nq, k,
                                       (float *)out_s.data, (int64_t *)out_i.data, cpb_threads(), stop);
@@ -208,6 +212,10 @@ PyObject *cpb_pairs_above(PyObject *self, PyObject *const *args, Py_ssize_t narg
         case NPY_HALF:
             st = ssim_pairs_above_f16(F16(px), F16(py), n, m, d, xr, xe, yr, ye, threshold, diagonal, first_row, eps,
                                       capacity, pr, pc, F16(ps), &written, &found, &next_row, threads, stop);
+            break;
+        case CPB_BFLOAT16:
+            st = ssim_pairs_above_bf16(BF16(px), BF16(py), n, m, d, xr, xe, yr, ye, threshold, diagonal, first_row, eps,
+                                      capacity, pr, pc, BF16(ps), &written, &found, &next_row, threads, stop);
             break;
         case NPY_FLOAT:
             st = ssim_pairs_above_f32(px, py, n, m, d, xr, xe, yr, ye, threshold, diagonal, first_row, eps, capacity, pr,

@@ -11,6 +11,13 @@ import CSwiftSimABI
     cosineRows(
         f16(a), f16(b), f16(out), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
+@c @implementation public func ssim_cosine_bf16(
+    _ a: UnsafePointer<ssim_bf16>?, _ b: UnsafePointer<ssim_bf16>?, _ out: UnsafeMutablePointer<ssim_bf16>?, _ d: Int64, _ dA: Int64,
+    _ dB: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineRows(
+        bf16(a), bf16(b), bf16(out), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
 @c @implementation public func ssim_cosine_f32(
     _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64,
     _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
@@ -31,6 +38,12 @@ import CSwiftSimABI
 ) -> ssim_status {
     l2NormalizeRows(f16(x), f16(out), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
+@c @implementation public func ssim_l2_normalize_bf16(
+    _ x: UnsafePointer<ssim_bf16>?, _ out: UnsafeMutablePointer<ssim_bf16>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
+    _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    l2NormalizeRows(bf16(x), bf16(out), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
 @c @implementation public func ssim_l2_normalize_f32(
     _ x: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?,
     _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
@@ -50,6 +63,12 @@ import CSwiftSimABI
     _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
 ) -> ssim_status {
     l2NormalizeGradRows(f16(x), f16(g), f16(dx), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
+}
+@c @implementation public func ssim_l2_normalize_grad_bf16(
+    _ x: UnsafePointer<ssim_bf16>?, _ g: UnsafePointer<ssim_bf16>?, _ dx: UnsafeMutablePointer<ssim_bf16>?, _ d: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    l2NormalizeGradRows(bf16(x), bf16(g), bf16(dx), d: d, ndim: ndim, shape: shape, strides: strides, epsilon: epsilon, threads: threads)
 }
 @c @implementation public func ssim_l2_normalize_grad_f32(
     _ x: UnsafePointer<Float>?, _ g: UnsafePointer<Float>?, _ dx: UnsafeMutablePointer<Float>?, _ d: Int64, _ ndim: Int32,
@@ -74,6 +93,15 @@ import CSwiftSimABI
         f16(a), f16(b), f16(u), f16(da), f16(db), f16(cosOut), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides,
         epsilon: epsilon, threads: threads)
 }
+@c @implementation public func ssim_cosine_grad_bf16(
+    _ a: UnsafePointer<ssim_bf16>?, _ b: UnsafePointer<ssim_bf16>?, _ u: UnsafePointer<ssim_bf16>?, _ da: UnsafeMutablePointer<ssim_bf16>?,
+    _ db: UnsafeMutablePointer<ssim_bf16>?, _ cosOut: UnsafeMutablePointer<ssim_bf16>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32,
+    _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ epsilon: Double, _ threads: Int32
+) -> ssim_status {
+    cosineGradRows(
+        bf16(a), bf16(b), bf16(u), bf16(da), bf16(db), bf16(cosOut), d: d, dA: dA, dB: dB, ndim: ndim, shape: shape, strides: strides,
+        epsilon: epsilon, threads: threads)
+}
 @c @implementation public func ssim_cosine_grad_f32(
     _ a: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?, _ u: UnsafePointer<Float>?, _ da: UnsafeMutablePointer<Float>?,
     _ db: UnsafeMutablePointer<Float>?, _ cosOut: UnsafeMutablePointer<Float>?, _ d: Int64, _ dA: Int64, _ dB: Int64, _ ndim: Int32,
@@ -93,8 +121,19 @@ import CSwiftSimABI
 
 // MARK: build info
 @c @implementation public func ssim_build_info() -> UnsafePointer<CChar>? {
-    let s: StaticString = "acc_f16=f32x16 acc_f32=f32x16 acc_f64=f64x8\0"
+    let s: StaticString =
+        pairDotProducts(BFloat16.self)
+        ? "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=vdpbf16ps\0"
+        : "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=widen\0"
     return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// The bfloat16 bit patterns of the ABI, seen as BFloat16.
+@inline(__always) func bf16(_ p: UnsafePointer<ssim_bf16>?) -> UnsafePointer<BFloat16>? {
+    p.map { UnsafeRawPointer($0).assumingMemoryBound(to: BFloat16.self) }
+}
+@inline(__always) func bf16(_ p: UnsafeMutablePointer<ssim_bf16>?) -> UnsafeMutablePointer<BFloat16>? {
+    p.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: BFloat16.self) }
 }
 
 /// The binary16 bit patterns of the ABI, seen as Float16.
@@ -113,6 +152,15 @@ import CSwiftSimABI
 ) -> ssim_status {
     pairwiseCosine(
         f16(x), f16(y), f16(out), n: n, m: m, d: d, xElemStride: xElemStride, yElemStride: yElemStride, ndim: ndim, shape: shape,
+        strides: strides, epsilon: epsilon, threads: threads, interrupt: interrupt)
+}
+@c @implementation public func ssim_pairwise_cosine_bf16(
+    _ x: UnsafePointer<ssim_bf16>?, _ y: UnsafePointer<ssim_bf16>?, _ out: UnsafeMutablePointer<ssim_bf16>?, _ n: Int64, _ m: Int64,
+    _ d: Int64, _ xElemStride: Int64, _ yElemStride: Int64, _ ndim: Int32, _ shape: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?,
+    _ epsilon: Double, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    pairwiseCosine(
+        bf16(x), bf16(y), bf16(out), n: n, m: m, d: d, xElemStride: xElemStride, yElemStride: yElemStride, ndim: ndim, shape: shape,
         strides: strides, epsilon: epsilon, threads: threads, interrupt: interrupt)
 }
 @c @implementation public func ssim_pairwise_cosine_f32(
@@ -143,6 +191,17 @@ import CSwiftSimABI
 ) -> ssim_status {
     topK(
         f16(queries), f16(corpus), f16(scores), indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
+        cRowStride: cRowStride, cElemStride: cElemStride, exclude: exclude, epsilon: epsilon, assumeNormalized: assumeNormalized,
+        method: method, threads: threads, interrupt: interrupt)
+}
+@c @implementation public func ssim_top_k_bf16(
+    _ queries: UnsafePointer<ssim_bf16>?, _ corpus: UnsafePointer<ssim_bf16>?, _ scores: UnsafeMutablePointer<ssim_bf16>?,
+    _ indices: UnsafeMutablePointer<Int64>?, _ nq: Int64, _ n: Int64, _ d: Int64, _ k: Int64, _ qRowStride: Int64, _ qElemStride: Int64,
+    _ cRowStride: Int64, _ cElemStride: Int64, _ exclude: UnsafePointer<ssim_top_k_exclusions>?, _ epsilon: Double,
+    _ assumeNormalized: Int32, _ method: Int32, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    topK(
+        bf16(queries), bf16(corpus), bf16(scores), indices, nq: nq, n: n, d: d, k: k, qRowStride: qRowStride, qElemStride: qElemStride,
         cRowStride: cRowStride, cElemStride: cElemStride, exclude: exclude, epsilon: epsilon, assumeNormalized: assumeNormalized,
         method: method, threads: threads, interrupt: interrupt)
 }
@@ -179,6 +238,16 @@ import CSwiftSimABI
         parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
         k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, Float16.self)
 }
+@c @implementation public func ssim_merge_top_k_bf16(
+    _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<ssim_bf16>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
+    _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64,
+    _ outScores: UnsafeMutablePointer<ssim_bf16>?, _ outIndices: UnsafeMutablePointer<Int64>?, _ threads: Int32,
+    _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    mergeTopK(
+        parts: nparts, scores: UnsafeRawPointer(scores), indices: UnsafeRawPointer(indices), partK: partK, strides: strides, nq: nq,
+        k: k, outScores: UnsafeMutableRawPointer(outScores), outIndices: outIndices, threads: threads, interrupt: interrupt, BFloat16.self)
+}
 @c @implementation public func ssim_merge_top_k_f32(
     _ nparts: Int64, _ scores: UnsafePointer<UnsafePointer<Float>?>?, _ indices: UnsafePointer<UnsafePointer<Int64>?>?,
     _ partK: UnsafePointer<Int64>?, _ strides: UnsafePointer<Int64>?, _ nq: Int64, _ k: Int64, _ outScores: UnsafeMutablePointer<Float>?,
@@ -210,6 +279,19 @@ import CSwiftSimABI
         f16(x), f16(y), n: n, m: m, d: d, xRowStride: xRowStride, xElemStride: xElemStride, yRowStride: yRowStride,
         yElemStride: yElemStride, threshold: threshold, diagonal: diagonal, firstRow: firstRow, epsilon: epsilon, capacity: capacity,
         rows: rows, cols: cols, scores: f16(scores), written: written, found: found, nextRow: nextRow, threads: threads,
+        interrupt: interrupt)
+}
+@c @implementation public func ssim_pairs_above_bf16(
+    _ x: UnsafePointer<ssim_bf16>?, _ y: UnsafePointer<ssim_bf16>?, _ n: Int64, _ m: Int64, _ d: Int64, _ xRowStride: Int64,
+    _ xElemStride: Int64, _ yRowStride: Int64, _ yElemStride: Int64, _ threshold: Double, _ diagonal: Int64, _ firstRow: Int64,
+    _ epsilon: Double, _ capacity: Int64, _ rows: UnsafeMutablePointer<Int64>?, _ cols: UnsafeMutablePointer<Int64>?,
+    _ scores: UnsafeMutablePointer<ssim_bf16>?, _ written: UnsafeMutablePointer<Int64>?, _ found: UnsafeMutablePointer<Int64>?,
+    _ nextRow: UnsafeMutablePointer<Int64>?, _ threads: Int32, _ interrupt: UnsafePointer<Int32>?
+) -> ssim_status {
+    pairsAbove(
+        bf16(x), bf16(y), n: n, m: m, d: d, xRowStride: xRowStride, xElemStride: xElemStride, yRowStride: yRowStride,
+        yElemStride: yElemStride, threshold: threshold, diagonal: diagonal, firstRow: firstRow, epsilon: epsilon, capacity: capacity,
+        rows: rows, cols: cols, scores: bf16(scores), written: written, found: found, nextRow: nextRow, threads: threads,
         interrupt: interrupt)
 }
 @c @implementation public func ssim_pairs_above_f32(

@@ -19,7 +19,14 @@
 //     tiling or the thread count. Error against the exact dot product: at most (KC + d/KC)·u·Σ|x_k y_k|
 //     (u = 2⁻²⁴ Float, 2⁻⁵³ Double) instead of a single chain's d·u — for d = 4096, 160 u instead of
 //     4096 u, which matters for strongly correlated rows, whose errors do not cancel.
-// Float16 rows are widened to Float when packed, so float16 accumulates in float32.
+// Float16 rows are widened to Float when packed, so float16 accumulates in float32. So are bfloat16 rows,
+// except on a target with AVX512_BF16 (`pairDotProducts`): there they are packed as they are, two k per
+// 32-bit word, and the micro-kernel multiplies them with vdpbf16ps, two k per instruction at twice the
+// bytes per register. Each lane's sum is then a chain of pair steps (acc + x_{k+1}y_{k+1}) + x_k y_k over
+// the KC block (the products are exact in Float, so each step rounds twice, as two FMAs would), blocks
+// added in order as above: a fixed order, so the same bits for any tiling or thread count, and the same
+// bound on the error; the instruction counts subnormal bfloat16 inputs as zero (their products are
+// below 2⁻²⁵² of the sum's scale for a row of normal values, and a row of subnormals is clamped by ε).
 
 import CSwiftSimABI
 import CSwiftSimSIMD
@@ -46,7 +53,11 @@ let gemmMaxBlockPanels = 32
 /// Bytes of packed panels one side may take before the rows are processed in several passes.
 let gemmPackBytes = 32 << 20
 
-/// c + a·b, fused where the target has FMA, else a multiply and an add (the software fmaf is 30× slower).
+/// Whether the all-pairs kernels multiply rows of `T` as bfloat16 pairs (vdpbf16ps): bfloat16 on a target
+/// with AVX512_BF16. Folds to a constant in each specialisation.
+@inline(__always) func pairDotProducts<T: SimScalar>(_: T.Type) -> Bool {
+    SSIM_TARGET_HAS_AVX512BF16 != 0 && T.self == BFloat16.self
+}
 
 // MARK: workspace
 
@@ -65,7 +76,7 @@ struct Workspace {
 
     init(bytes: Int) {
         let need = max(bytes, 64)
-        if let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {
+        if bytes >= 0, let c = cachedWorkspace.exchange(nil, ordering: .acquiring) {  // a negative size never fits
             if c.load(as: Int.self) >= need {
                 block = c
                 base = c + 64
@@ -277,11 +288,12 @@ func overflowedRowScale<T: SimScalar>(_ row: UnsafeRawPointer, _ d: Int, _ es: I
 /// rows `rows..<width`, and writes each row's inverse norm to `scales[0..<width]` (0 for padding, 1 for
 /// every row when `normalize` is false). The copy goes in chunks of 64 k so the transposed writes stay
 /// in L1 (a whole panel is up to width × d × 8 bytes).
+/// With `pairs` (see `pairDotProducts`), the rows stay bfloat16, packed as `packPairs` lays them out.
 @inline(__always)
 func packPanel<T: SimScalar>(
     _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int,
     into dst: UnsafeMutablePointer<T.Acc>, scales: UnsafeMutablePointer<T.Acc>, epsilon: EpsilonFloor<T.Acc>, normalize: Bool,
-    _: T.Type
+    pairs: Bool = false, _: T.Type
 ) {
     let contiguous = es == MemoryLayout<T>.stride
     withUnsafeTemporaryAllocation(byteCount: (width &+ (contiguous ? 0 : stageChunk)) &* 8, alignment: 64) { raw in
@@ -300,6 +312,12 @@ func packPanel<T: SimScalar>(
             }
         }
         for r in rows..<width { scales[r] = 0 }
+        if pairs {
+            packPairs(
+                src, rowStride: rowStride, elemStride: es, rows: rows, d: d, width: width,
+                factors: UnsafeRawPointer(f).assumingMemoryBound(to: Float.self), into: UnsafeMutableRawPointer(dst))
+            return
+        }
         var k0 = 0
         while k0 < d {
             let k1 = min(d, k0 &+ 64)
@@ -319,6 +337,45 @@ func packPanel<T: SimScalar>(
             }
             k0 = k1
         }
+    }
+}
+
+/// Packs `rows` bfloat16 rows (each multiplied by its power-of-two factor, exactly) as 32-bit words holding
+/// the elements k (low half) and k + 1 (high half; 0 past d), for k even: the word of pair k of row r is at
+/// word ((k / KC)·KC + (k % KC) / 2)·width + r, so each KC block starts where a Float panel's would (the
+/// callers' offsets are those of Float panels) and its kc/2 pair steps fill the first half of it. Rows
+/// `rows..<width` are zero.
+func packPairs(
+    _ src: UnsafeRawPointer, rowStride: Int, elemStride es: Int, rows: Int, d: Int, width: Int, factors: UnsafePointer<Float>,
+    into dst: UnsafeMutableRawPointer
+) {
+    let words = dst.assumingMemoryBound(to: UInt32.self)
+    @inline(__always) func element(_ row: UnsafeRawPointer, _ k: Int, _ f: Float) -> UInt32 {
+        if k >= d { return 0 }
+        let x = row.load(fromByteOffset: k &* es, as: UInt16.self)
+        return UInt32(f == 1 ? x : bfloat16Bits(Float(bitPattern: UInt32(x) &<< 16) * f))
+    }
+    var k0 = 0
+    while k0 < d {
+        let k1 = min(d, k0 &+ gemmKC), full = (k1 &- k0) / 2, pairs = (k1 &- k0 &+ 1) / 2
+        let block = words + k0 &* width
+        for r in 0..<rows {
+            let row = src + r &* rowStride, f = factors[r], p = block + r
+            if es == 2 && f == 1 {
+                // Two adjacent bfloat16 are one little-endian word with element k in its low half.
+                for j in 0..<full { p[j &* width] = row.loadUnaligned(fromByteOffset: (k0 &+ 2 &* j) &* 2, as: UInt32.self) }
+                if full < pairs { p[full &* width] = element(row, k1 &- 1, 1) }
+            } else {
+                for j in 0..<pairs {
+                    let k = k0 &+ 2 &* j
+                    p[j &* width] = element(row, k, f) | element(row, k &+ 1, f) &<< 16
+                }
+            }
+        }
+        for r in rows..<width {
+            for j in 0..<pairs { block[j &* width &+ r] = 0 }
+        }
+        k0 = k1
     }
 }
 
@@ -370,7 +427,7 @@ func packRows<T: SimScalar>(
         packPanel(
             src.row(first &+ p &* width), rowStride: src.rowStride, elemStride: src.elemStride,
             rows: min(width, count &- p &* width), d: d, width: width, into: panels + p &* width &* d,
-            scales: scales + p &* width, epsilon: epsilon, normalize: normalize, T.self)
+            scales: scales + p &* width, epsilon: epsilon, normalize: normalize, pairs: pairDotProducts(T.self), T.self)
     }
 }
 
@@ -379,11 +436,18 @@ func packRows<T: SimScalar>(
 /// One register tile: the sums Σ_k a[k·MR + r] · b[k·NR + v·w ..< k·NR + (v+1)·w] over `kc` steps, each
 /// an FMA chain from zero, stored to c[r·NRV + v], or added to it when `accumulate`. `a` is a packed X panel, `b` a packed Y panel (64-byte
 /// aligned), `c` a buffer of MR·NRV registers.
+/// With `pairs` (`pairDotProducts`), the panels hold bfloat16 pairs (`packPairs`) and the tile is
+/// `microKernel12x2Pairs`'s.
 @inline(__always)
 func microKernel<V: SIMD>(
     _ a: UnsafePointer<V.Scalar>, _ b: UnsafePointer<V.Scalar>, _ kc: Int, _ c: UnsafeMutablePointer<V>,
-    accumulate: Bool
+    accumulate: Bool, pairs: Bool = false
 ) where V.Scalar: BinaryFloatingPoint {
+    if pairs && gemmMR == 12 && V.self == SIMD16<Float>.self {
+        return microKernel12x2Pairs(
+            UnsafeRawPointer(a), UnsafeRawPointer(b), kc, UnsafeMutableRawPointer(c).assumingMemoryBound(to: SIMD16<Float>.self),
+            accumulate: accumulate)
+    }
     switch gemmMR {
     case 12: microKernel12x2(a, b, kc, c, accumulate: accumulate)
     case 6: microKernel6x1(a, b, kc, c, accumulate: accumulate)
@@ -428,6 +492,76 @@ func microKernel12x2<V: SIMD>(
         s = V(repeating: pa[9]); c9a = c9a.madd(s, b0); c9b = c9b.madd(s, b1)
         s = V(repeating: pa[10]); c10a = c10a.madd(s, b0); c10b = c10b.madd(s, b1)
         s = V(repeating: pa[11]); c11a = c11a.madd(s, b0); c11b = c11b.madd(s, b1)
+        pa += 12
+        pb += 2 &* step
+    }
+    if accumulate {
+        c[0] += c0a; c[1] += c0b
+        c[2] += c1a; c[3] += c1b
+        c[4] += c2a; c[5] += c2b
+        c[6] += c3a; c[7] += c3b
+        c[8] += c4a; c[9] += c4b
+        c[10] += c5a; c[11] += c5b
+        c[12] += c6a; c[13] += c6b
+        c[14] += c7a; c[15] += c7b
+        c[16] += c8a; c[17] += c8b
+        c[18] += c9a; c[19] += c9b
+        c[20] += c10a; c[21] += c10b
+        c[22] += c11a; c[23] += c11b
+    } else {
+        c[0] = c0a; c[1] = c0b
+        c[2] = c1a; c[3] = c1b
+        c[4] = c2a; c[5] = c2b
+        c[6] = c3a; c[7] = c3b
+        c[8] = c4a; c[9] = c4b
+        c[10] = c5a; c[11] = c5b
+        c[12] = c6a; c[13] = c6b
+        c[14] = c7a; c[15] = c7b
+        c[16] = c8a; c[17] = c8b
+        c[18] = c9a; c[19] = c9b
+        c[20] = c10a; c[21] = c10b
+        c[22] = c11a; c[23] = c11b
+    }
+}
+
+/// The 12 × 2-register tile of bfloat16 pairs: per pair step, the two registers of Y words (32 columns ×
+/// 2 k) and, per row of X, its word broadcast; 24 vdpbf16ps, each adding two products per lane.
+@inline(never)
+func microKernel12x2Pairs(
+    _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ kc: Int, _ c: UnsafeMutablePointer<SIMD16<Float>>, accumulate: Bool
+) {
+    typealias V = SIMD16<Float>
+    var c0a = V(), c0b = V()
+    var c1a = V(), c1b = V()
+    var c2a = V(), c2b = V()
+    var c3a = V(), c3b = V()
+    var c4a = V(), c4b = V()
+    var c5a = V(), c5b = V()
+    var c6a = V(), c6b = V()
+    var c7a = V(), c7b = V()
+    var c8a = V(), c8b = V()
+    var c9a = V(), c9b = V()
+    var c10a = V(), c10b = V()
+    var c11a = V(), c11b = V()
+    var pa = a.assumingMemoryBound(to: Float.self)  // words of bfloat16 pairs, moved as Float bits
+    var pb = b
+    let step = MemoryLayout<V>.stride
+    for _ in 0..<((kc &+ 1) / 2) {
+        let b0 = pb.load(as: V.self)
+        let b1 = pb.load(fromByteOffset: step, as: V.self)
+        var s: V
+        s = V(repeating: pa[0]); c0a = ssim_dpbf16_f32x16(c0a, s, b0); c0b = ssim_dpbf16_f32x16(c0b, s, b1)
+        s = V(repeating: pa[1]); c1a = ssim_dpbf16_f32x16(c1a, s, b0); c1b = ssim_dpbf16_f32x16(c1b, s, b1)
+        s = V(repeating: pa[2]); c2a = ssim_dpbf16_f32x16(c2a, s, b0); c2b = ssim_dpbf16_f32x16(c2b, s, b1)
+        s = V(repeating: pa[3]); c3a = ssim_dpbf16_f32x16(c3a, s, b0); c3b = ssim_dpbf16_f32x16(c3b, s, b1)
+        s = V(repeating: pa[4]); c4a = ssim_dpbf16_f32x16(c4a, s, b0); c4b = ssim_dpbf16_f32x16(c4b, s, b1)
+        s = V(repeating: pa[5]); c5a = ssim_dpbf16_f32x16(c5a, s, b0); c5b = ssim_dpbf16_f32x16(c5b, s, b1)
+        s = V(repeating: pa[6]); c6a = ssim_dpbf16_f32x16(c6a, s, b0); c6b = ssim_dpbf16_f32x16(c6b, s, b1)
+        s = V(repeating: pa[7]); c7a = ssim_dpbf16_f32x16(c7a, s, b0); c7b = ssim_dpbf16_f32x16(c7b, s, b1)
+        s = V(repeating: pa[8]); c8a = ssim_dpbf16_f32x16(c8a, s, b0); c8b = ssim_dpbf16_f32x16(c8b, s, b1)
+        s = V(repeating: pa[9]); c9a = ssim_dpbf16_f32x16(c9a, s, b0); c9b = ssim_dpbf16_f32x16(c9b, s, b1)
+        s = V(repeating: pa[10]); c10a = ssim_dpbf16_f32x16(c10a, s, b0); c10b = ssim_dpbf16_f32x16(c10b, s, b1)
+        s = V(repeating: pa[11]); c11a = ssim_dpbf16_f32x16(c11a, s, b0); c11b = ssim_dpbf16_f32x16(c11b, s, b1)
         pa += 12
         pb += 2 &* step
     }

@@ -250,7 +250,7 @@ func pairsAbove<T: SimScalar>(
                         for jp in jLo..<jp1 {
                             microKernel(
                                 a + pc &* mr, UnsafePointer(buffers.yPanels + jp &* nr &* rd + pc &* nr), kc,
-                                tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0)
+                                tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0, pairs: pairDotProducts(T.self))
                         }
                         pc &+= gemmKC
                     } while pc < rd

@@ -108,7 +108,7 @@ func pairwiseMatrix<T: SimScalar>(
                         for jp in jLo..<jp1 {
                             microKernel(
                                 a + pc &* mr, UnsafePointer(buffers.yPanels + jp &* nr &* d + pc &* nr), kc,
-                                tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0)
+                                tiles + (jp &- jLo) &* gemmTileVectors, accumulate: pc > 0, pairs: pairDotProducts(T.self))
                         }
                         pc &+= gemmKC
                     } while pc < d

@@ -1,8 +1,8 @@
 // Scalar.swift — the dtype protocol every kernel is generic over.
 //
-// A `SimScalar` is a storage type (Float16, Float, Double) together with the type it accumulates in
-// (Float16 → Float, Float → Float, Double → Double) and one SIMD register of accumulators (`Vec`,
-// 512 bits of `Acc`). Kernels are written once against this protocol; the three conformances below
+// A `SimScalar` is a storage type (Float16, BFloat16, Float, Double) together with the type it
+// accumulates in (Float16 → Float, BFloat16 → Float, Float → Float, Double → Double) and one SIMD register of accumulators (`Vec`,
+// 512 bits of `Acc`). Kernels are written once against this protocol; the four conformances below
 // are the only per-dtype code, and they only say how to load, store and reduce one register.
 
 import CSwiftSimSIMD
@@ -84,6 +84,21 @@ extension Float16: SimScalar {
     }
     @inline(__always) public static func widen(_ x: Float16) -> Float { Float(x) }
     @inline(__always) public static func narrow(_ x: Float) -> Float16 { Float16(x) }
+}
+
+extension BFloat16: SimScalar {
+    public typealias Acc = Float
+    public typealias Vec = SIMD16<Float>
+    /// Widens with a 16-bit left shift of each element's bits (exact).
+    @inline(__always) public static func load(_ p: UnsafeRawPointer) -> Vec { ssim_load_bf16x16(p) }
+    /// Narrows each lane to nearest even, NaN kept NaN (the rule of `bfloat16Bits`).
+    @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) { ssim_store_bf16x16(v, p) }
+    @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
+    @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
+        hsum3x16(x, y, z)
+    }
+    @inline(__always) public static func widen(_ x: BFloat16) -> Float { x.float }
+    @inline(__always) public static func narrow(_ x: Float) -> BFloat16 { BFloat16(x) }
 }
 
 @inline(__always)

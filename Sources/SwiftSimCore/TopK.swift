@@ -236,7 +236,9 @@ func topK<T: SimScalar>(
         corpus: RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride)),
         d: rd, k: rk, kept: kept, epsilon: EpsilonFloor<T.Acc>(epsilon), normalize: assumeNormalized == 0,
         exclusions: exclusions, threads: gemmThreads(threads, work: work), interrupt: interrupt, scores: po, indices: indices)
-    return call.run(stream: stream)
+    // bfloat16 multiplied as pairs (vdpbf16ps) exists in the packed path alone: it runs, so that the scores
+    // stay those of pairwise_cosine_similarity.
+    return call.run(stream: stream && !pairDotProducts(T.self))
 }
 
 /// One top-k call: its operands, its outputs and how it is split.
@@ -346,7 +348,7 @@ struct TopKCall<T: SimScalar> {
                 packPanel(
                     queries.row(pass.first &+ q0), rowStride: queries.rowStride, elemStride: queries.elemStride,
                     rows: min(mr, pass.rows &- q0), d: d, width: width(p), into: pass.panels + q0 &* d,
-                    scales: pass.scales + q0, epsilon: epsilon, normalize: normalize, T.self)
+                    scales: pass.scales + q0, epsilon: epsilon, normalize: normalize, pairs: pairDotProducts(T.self), T.self)
             }
         }
     }
@@ -589,7 +591,7 @@ struct TopKCall<T: SimScalar> {
                     for jp in 0..<npc {
                         microKernel(
                             a + pc &* mr, UnsafePointer(cPanels + jp &* nr &* rd + pc &* nr), kc, tiles + jp &* gemmTileVectors,
-                            accumulate: pc > 0)
+                            accumulate: pc > 0, pairs: pairDotProducts(T.self))
                     }
                     pc &+= gemmKC
                 } while pc < rd

@@ -49,7 +49,7 @@ def build_info() -> _BuildInfo:
         "simd_bits": info["simd_bits"],
         "kernels": kernels,
         "cpu_features": info["cpu_features"],
-        "dtypes": ["float16", "float32", "float64"],
+        "dtypes": ["float16", "bfloat16", "float32", "float64"],
         "num_threads": get_num_threads(),
         "default_num_threads": _DEFAULT_THREADS,
     }

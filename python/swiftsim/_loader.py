@@ -20,6 +20,18 @@ from types import ModuleType
 # variant -> the /proc/cpuinfo flags it needs, best first
 REQUIREMENTS = {
     "custom": set(),
+    "x86_64_v4_bf16": {
+        "avx512f",
+        "avx512bw",
+        "avx512vl",
+        "avx512dq",
+        "avx512cd",
+        "avx512_vnni",
+        "avx512_bf16",
+        "avx2",
+        "fma",
+        "f16c",
+    },
     "x86_64_v4": {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx2", "fma", "f16c"},
     "x86_64_v3": {"avx2", "fma", "f16c", "bmi2"},
     "x86_64_v2": {"sse4_2", "popcnt"},

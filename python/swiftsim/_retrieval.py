@@ -20,7 +20,15 @@ from numpy.typing import NDArray
 from . import _swiftsim
 from ._config import config
 from ._typing import ArrayLike, F, Floats
-from ._validation import FLOAT_DTYPES, as_float_array, check_epsilon, common_dtype, kernel_dtype, native
+from ._validation import (
+    as_array,
+    as_float_array,
+    check_epsilon,
+    common_dtype,
+    is_kernel_float,
+    kernel_dtype,
+    native,
+)
 
 __all__ = ["merge_top_k", "pairs_above"]
 
@@ -50,13 +58,16 @@ def _part(item: Any, p: int) -> tuple[NDArray[Any], NDArray[Any]]:
             + (f" of length {len(item)}" if isinstance(item, (tuple, list)) else "")
         )
     try:
-        scores, indices = np.asarray(item[0]), np.asarray(item[1])
-    except Exception as exc:  # ragged lists and the like
+        scores = as_array(item[0], f"merge_top_k: the scores of parts[{p}]")
+        indices = as_array(item[1], f"merge_top_k: the indices of parts[{p}]")
+    except ValueError as exc:  # ragged lists and the like
+        if "DLPack device" in str(exc):
+            raise
         raise ValueError(f"merge_top_k: parts[{p}] could not be converted to arrays: {exc}") from None
-    if np.dtype(scores.dtype.type) not in FLOAT_DTYPES:  # float16/32/64 in either byte order
+    if not is_kernel_float(scores.dtype):  # float16, bfloat16, float32, float64 in either byte order
         raise TypeError(
-            f"merge_top_k: the scores of parts[{p}] have dtype {scores.dtype}; expected float16, float32 or "
-            "float64 (what top_k returns)"
+            f"merge_top_k: the scores of parts[{p}] have dtype {scores.dtype}; expected float16, bfloat16, "
+            "float32 or float64 (what top_k returns)"
         )
     if indices.dtype.kind not in "iu" or not np.can_cast(indices.dtype, np.int64, "safe"):
         raise TypeError(
@@ -108,8 +119,8 @@ def merge_top_k(parts: Iterable[tuple[ArrayLike, ArrayLike]], k: int) -> tuple[F
     Raises
     ------
     TypeError
-        For a part that is not a pair, scores that are not float16/32/64, parts of different dtypes,
-        or indices that are not integers.
+        For a part that is not a pair, scores that are not float16, bfloat16, float32 or float64,
+        parts of different dtypes, or indices that are not integers.
     ValueError
         For no parts, mismatched shapes, different query counts, ``k < 1``, or an index below -1.
 

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+def from_dlpack(capsule: object, /) -> np.ndarray: ...
 def cosine(x1: np.ndarray, x2: np.ndarray, out: np.ndarray, epsilon: float, /) -> None: ...
 def cosine_auto(
     x1: object, x2: object, epsilon: object, out: object, /

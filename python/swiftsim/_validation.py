@@ -2,11 +2,11 @@
 Keras-style arguments (``dtype=``, the rank rule, ``sample_weight``) of the losses and metrics.
 
 The checks more than one function needs live here, so that their messages are uniform (they name
-the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16/32/64
-ndarrays in native byte order. A check that belongs to one function stays beside it: the all-pairs
-operand shapes and ``k`` in ``_pairwise.py``, repeated axes in ``ops.l2_normalize``, reduction names
-in ``losses.py``, the working-memory budget in ``_config.py``. The C shim checks every array again
-before a kernel sees it.
+the shapes and dtypes, like NumPy's) and the compiled extension only ever sees float16, bfloat16,
+float32 or float64 ndarrays in native byte order. A check that belongs to one function stays beside
+it: the all-pairs operand shapes and ``k`` in ``_pairwise.py``, repeated axes in
+``ops.l2_normalize``, reduction names in ``losses.py``, the working-memory budget in ``_config.py``.
+The C shim checks every array again before a kernel sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _swiftsim
+
 try:  # NumPy >= 2.0
     from numpy.exceptions import AxisError
     from numpy.lib.array_utils import normalize_axis_index
@@ -27,8 +29,11 @@ except ImportError:  # pragma: no cover - NumPy 1.25/1.26
 
 __all__ = [
     "AxisError",
+    "as_array",
     "as_float_array",
+    "from_dlpack",
     "common_dtype",
+    "is_kernel_float",
     "check_epsilon",
     "normalize_axis",
     "prepare_pair",
@@ -50,31 +55,102 @@ def _is_bfloat16(dtype: np.dtype) -> bool:
     return dtype.name == "bfloat16"
 
 
+def is_kernel_float(dtype: np.dtype) -> bool:
+    """Whether the kernels compute in ``dtype`` itself (float16, bfloat16, float32, float64)."""
+    return (dtype.kind == "f" and dtype.itemsize in (2, 4, 8)) or _is_bfloat16(dtype)
+
+
 def kernel_dtype(dtype: np.dtype, name: str) -> np.dtype:
     """The dtype an input of ``dtype`` is computed in (the contract's dtype policy)."""
-    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
-        return np.dtype(dtype.type)  # native byte order of the same float type
-    if dtype.kind in "biu" or _is_bfloat16(dtype):
-        return np.dtype(np.float32)  # Keras floatx; bfloat16 is upcast
+    if is_kernel_float(dtype):
+        return np.dtype(dtype.type)  # native byte order of the same float type; bfloat16 as it is
+    if dtype.kind in "biu":
+        return np.dtype(np.float32)  # Keras floatx
     raise TypeError(
         f"{name} has dtype {dtype}, which swiftsim does not compute with; "
         "use float16, float32, float64, an integer or bool dtype, or bfloat16"
     )
 
 
-def as_float_array(x: Any, name: str) -> NDArray[Any]:
-    """``np.asarray(x)``, refusing non-numeric dtypes (TypeError) without converting yet."""
+#: DLPack's device type of the CPU (``kDLCPU``).
+_DLPACK_CPU = 1
+
+
+#: The dtypes worth asking a DLPack producer for (by name: NumPy, JAX, TensorFlow, PyTorch spell them
+#: alike). Others go to ``np.asarray``: some producers abort the process on a dtype DLPack cannot carry
+#: (TensorFlow on a string tensor) instead of raising.
+_DLPACK_DTYPES = frozenset(
+    ["float16", "bfloat16", "float32", "float64", "bool"]
+    + [f"{s}int{b}" for s in ("", "u") for b in (8, 16, 32, 64)]
+)
+
+
+def _dlpack_dtype_ok(x: Any) -> bool:
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        return True  # nothing to go by: the producer's __dlpack__ decides
+    name = getattr(dtype, "name", None)
+    return str(name if isinstance(name, str) else dtype).rsplit(".", 1)[-1] in _DLPACK_DTYPES
+
+
+def from_dlpack(x: Any, name: str) -> NDArray[Any] | None:
+    """A read-only NumPy view of an object exposing ``__dlpack__`` (JAX, PyTorch, TensorFlow, CuPy...),
+    without a copy, bfloat16 included; None when the producer cannot export its dtype (the caller
+    then tries ``np.asarray``). A tensor on another device is a ValueError that says to move it."""
+    device = getattr(x, "__dlpack_device__", None)
+    if device is not None:
+        kind, index = device()
+        if int(kind) != _DLPACK_CPU:
+            raise ValueError(
+                f"{name} is a tensor on DLPack device type {int(kind)} (id {index}), not the CPU: move it "
+                "to the CPU first (for example jax.device_get(x), x.cpu() in PyTorch, or copy it with "
+                "numpy.asarray on its framework's side)"
+            )
     try:
-        arr = np.asarray(x)
+        try:
+            capsule = x.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer of DLPack before 1.0 has no max_version
+            capsule = x.__dlpack__()
+    except (BufferError, TypeError, ValueError, NotImplementedError, RuntimeError):
+        return (
+            None  # a dtype, layout or state DLPack cannot carry (a tensor needing grad): np.asarray decides
+        )
+    return _swiftsim.from_dlpack(capsule)
+
+
+def as_array(x: Any, name: str) -> NDArray[Any]:
+    """``x`` as an ndarray: itself, a zero-copy view of a ``__dlpack__`` tensor, or ``np.asarray(x)``."""
+    if isinstance(x, (np.ndarray, np.generic)):  # NumPy's own: no copy (subclasses become ndarray views)
+        return np.asarray(x)
+    if hasattr(type(x), "__dlpack__") and _dlpack_dtype_ok(x):
+        arr = from_dlpack(x, name)
+        if arr is not None:
+            return arr
+    try:
+        return np.asarray(x)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+
+
+def as_float_array(x: Any, name: str) -> NDArray[Any]:
+    """:func:`as_array`, refusing non-numeric dtypes (TypeError) without converting yet."""
+    arr = as_array(x, name)
     kernel_dtype(arr.dtype, name)
     return arr
 
 
 def common_dtype(*arrays: NDArray[Any], names: tuple[str, ...]) -> np.dtype:
-    """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32)."""
-    return np.result_type(*(kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)))
+    """NumPy promotion of the kernel dtypes of ``arrays`` (ints and bools count as float32).
+
+    bfloat16 follows ml_dtypes' promotion (bfloat16 with bfloat16 stays bfloat16, with float32 gives
+    float32, with float64 float64); bfloat16 with float16, which NumPy cannot promote (each holds values
+    the other cannot), gives float32, as JAX does.
+    """
+    dtypes = [kernel_dtype(a.dtype, n) for a, n in zip(arrays, names, strict=True)]
+    try:
+        return np.result_type(*dtypes)
+    except TypeError:  # bfloat16 with float16: NumPy's DTypePromotionError is a TypeError
+        return np.result_type(np.float32, *(d for d in dtypes if not _is_bfloat16(d) and d != np.float16))
 
 
 def native(arr: NDArray[Any], dtype: np.dtype) -> NDArray[Any]:

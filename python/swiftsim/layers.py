@@ -227,7 +227,7 @@ class Dot:
             out = ops.pairwise_cosine_similarity(xr, yr, self.epsilon)
         else:
             _, _, x3, y3 = self._operands()
-            out = np.matmul(x3, y3).astype(dtype, copy=False)  # float16 accumulated in float32
+            out = np.matmul(x3, y3).astype(dtype, copy=False)  # float16, bfloat16 accumulated in float32
         shape = (batch,) + x_rest + y_rest
         return out.reshape(shape if len(shape) > 1 else (batch, 1))
 
@@ -237,7 +237,7 @@ class Dot:
         x, y, ax, ay, dtype = self._saved
         xn = ops.l2_normalize(x, ax, self.epsilon) if self.normalize else x
         yn = ops.l2_normalize(y, ay, self.epsilon) if self.normalize else y
-        acc = np.float32 if dtype == np.float16 else dtype
+        acc = np.float32 if dtype.itemsize == 2 else dtype  # float16 and bfloat16 accumulate in float32
         xm = np.moveaxis(xn, ax, -1)
         ym = np.moveaxis(yn, ay, 1)
         batch, k = x.shape[0], x.shape[ax]

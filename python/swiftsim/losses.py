@@ -121,8 +121,8 @@ class CosineSimilarity:
     dtype : str, dtype, TensorFlow dtype, Keras dtype policy or None, default None
         None computes in the inputs' dtype; float16, bfloat16, float32 or float64 (given as Keras
         accepts it: ``"float32"``, ``np.float32``, ``tf.float32``, ``"mixed_bfloat16"``...) casts both
-        inputs to it first and returns the loss in it, as the Keras 3 classes do. bfloat16 inputs
-        are computed in float32 (``ml_dtypes`` provides the dtype).
+        inputs to it first and returns the loss in it, as the Keras 3 classes do. bfloat16 is
+        computed by the bfloat16 kernels, accumulated in float32 (``ml_dtypes`` provides the dtype).
     epsilon : float, default 1e-12
         Floor on each squared norm (1e-12: Keras 2; 1e-14: Keras 3).
 
@@ -227,11 +227,10 @@ class CosineSimilarity:
         pred_shape = np.shape(y_pred)
         y_true, y_pred, squeezed = keras_ranks(y_true, y_pred)
         _, _, outer, dtype = prepare_pair(y_true, y_pred, self.axis, names=("y_true", "y_pred"))  # views
-        bfloat16 = self.dtype == "bfloat16"  # computed in float32, returned in bfloat16
         grad_out = out
         if out is not None:
-            check_out(out, pred_shape, numpy_dtype("bfloat16") if bfloat16 else dtype)
-            grad_out = None if bfloat16 else out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
+            check_out(out, pred_shape, dtype)
+            grad_out = out.reshape(np.shape(y_pred))  # a view: out is C-contiguous
         weights = adjust_sample_weight(sample_weight, outer, dtype)
         scale = self._scale(weights, outer)
         upstream = -scale if weights is None else np.multiply(weights, -scale, dtype=np.float64)
@@ -240,15 +239,13 @@ class CosineSimilarity:
         )
         assert grad is not None  # need=(False, True)
         if out is not None:
-            if bfloat16:
-                out[...] = grad.reshape(pred_shape)
             grad = out
         elif squeezed == "y_pred":
             grad = grad.reshape(pred_shape)
         return self._in_dtype(self._reduce(np.negative(cos), weights)), self._in_dtype(grad)
 
     def _in_dtype(self, value: _T) -> _T:
-        """``value`` in the loss's dtype: only bfloat16 is not the dtype the kernels computed in."""
+        """``value`` in the loss's dtype when that is bfloat16 (the kernels' bfloat16 results already are)."""
         if self.dtype != "bfloat16" or value.dtype.name == "bfloat16":
             return value
         dt = numpy_dtype("bfloat16")

@@ -16,7 +16,8 @@ def test_info_as_a_process():
     assert lines["Swift"] == info["swift_version"]
     assert lines["SIMD width"] == f"{info['simd_bits']} bits"
     assert lines["CPU target"].startswith(info["target_cpu"])
-    assert "float16, float32, float64" in lines["dtypes"]
+    assert "float16, bfloat16, float32, float64" in lines["dtypes"]
+    assert lines["bfloat16 all-pairs"].startswith(info["kernels"]["dot_bf16"])  # vdpbf16ps or widen
     assert lines["threads"].startswith(str(swiftsim.get_num_threads()))
 
 

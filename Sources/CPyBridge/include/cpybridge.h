@@ -14,8 +14,13 @@
 
 #include "swiftsim.h"
 
-/* A float16 array's data as the ABI's binary16 bit patterns. */
+/* A float16 array's data as the ABI's binary16 bit patterns; a bfloat16 one's as bfloat16 bits. */
 #define F16(p) ((ssim_f16 *)(p))
+#define BF16(p) ((ssim_bf16 *)(p))
+
+/* cpb_array.type of an ml_dtypes bfloat16 array (a user-defined NumPy dtype, whose type number is only
+ * known at run time: cpb_bfloat16_type). */
+#define CPB_BFLOAT16 (-2)
 
 /* The most operands one call has (cosine grad: a, b, u, da, db, cos). */
 #define CPB_MAX_OPERANDS 6
@@ -24,7 +29,7 @@
  * converted (converting a scalar may run Python code, which could re-type or reshape the array): every
  * later check and the kernel call use this copy, never the ndarray again. */
 typedef struct {
-    int type;       /* NumPy type number */
+    int type;       /* NumPy type number, or CPB_BFLOAT16 */
     int ndim;
     npy_intp itemsize;
     npy_intp dims[NPY_MAXDIMS];
@@ -41,8 +46,13 @@ typedef struct {
     int64_t strides[CPB_MAX_OPERANDS * (SSIM_MAX_DIMS + 1)];
 } cpb_layout;
 
-/* buffers.c: `cpb_require_array` checks `obj` (an ndarray of float16/32/64, or of `type` when >= 0, in
- * native byte order, aligned, writeable when asked) and fills *out; the rest work on that copy. */
+/* buffers.c: `cpb_require_array` checks `obj` (an ndarray of float16/bfloat16/32/64, or of `type` when
+ * >= 0, in native byte order, aligned, writeable when asked) and fills *out; the rest work on that copy.
+ * `cpb_bfloat16_type` is the NumPy type number of ml_dtypes' bfloat16, or -1 (no exception set) when
+ * ml_dtypes cannot be imported; `cpb_is_bfloat16` says whether a type number is that one. */
+int cpb_bfloat16_type(void);
+int cpb_is_bfloat16(int type);
+PyArray_Descr *cpb_bfloat16_descr(void);
 int cpb_require_array(PyObject *obj, const char *name, int writeable, int type, cpb_array *out);
 int cpb_require_same_dtype(const cpb_array *ref, const cpb_array *arr, const char *ref_name, const char *name);
 int cpb_require_shape(const cpb_array *arr, const char *name, int ndim, const npy_intp *shape);
@@ -77,6 +87,9 @@ PyObject *cpb_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* retrieval.c */
 PyObject *cpb_merge_top_k(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *cpb_pairs_above(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* dlpack.c: a DLPack capsule as a read-only ndarray view that owns the tensor */
+PyObject *cpb_from_dlpack(PyObject *self, PyObject *capsule);
 
 /* module.c: the thread count every kernel call uses, and the size above which the GIL is released. */
 int32_t cpb_threads(void);

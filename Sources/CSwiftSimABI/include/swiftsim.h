@@ -16,7 +16,9 @@
  *   - Nothing here traps: bad arguments return a status, never abort the process, whatever the sizes
  *     and strides (size products are checked for overflow; scratch memory is bounded per thread).
  *   - The caller keeps every buffer alive and unchanged in size for the duration of the call.
- *   - Names are ssim_<op>_<dtype>; f16 is IEEE binary16 passed as its bit pattern.
+ *   - Names are ssim_<op>_<dtype>; f16 is IEEE binary16 and bf16 bfloat16 (the upper half of a binary32),
+ *     each passed as its bit pattern. bf16 is computed as f16 is: widened to float, accumulated in float,
+ *     rounded once (to nearest even) to bf16.
  */
 #ifndef SWIFTSIM_H
 #define SWIFTSIM_H
@@ -49,6 +51,9 @@ typedef enum ssim_status {
 /** IEEE 754 binary16, as raw bits. */
 typedef uint16_t ssim_f16;
 
+/** bfloat16 (1 sign, 8 exponent, 7 significand bits: a binary32's upper half), as raw bits. */
+typedef uint16_t ssim_bf16;
+
 /* ---------------------------------------------------------------------------------------------
  * Row-wise cosine similarity.
  *   out[i] = (a_i . b_i) * r(a_i) * r(b_i),  r(x) = 1 / sqrt(max(|x|^2, epsilon))
@@ -61,6 +66,10 @@ ssim_status ssim_cosine_f16(const ssim_f16 *a, const ssim_f16 *b, ssim_f16 *out,
                             int64_t d, int64_t d_a, int64_t d_b,
                             int32_t ndim, const int64_t *shape, const int64_t *strides,
                             double epsilon, int32_t threads);
+ssim_status ssim_cosine_bf16(const ssim_bf16 *a, const ssim_bf16 *b, ssim_bf16 *out,
+                             int64_t d, int64_t d_a, int64_t d_b,
+                             int32_t ndim, const int64_t *shape, const int64_t *strides,
+                             double epsilon, int32_t threads);
 ssim_status ssim_cosine_f32(const float *a, const float *b, float *out,
                             int64_t d, int64_t d_a, int64_t d_b,
                             int32_t ndim, const int64_t *shape, const int64_t *strides,
@@ -77,6 +86,9 @@ ssim_status ssim_cosine_f64(const double *a, const double *b, double *out,
 ssim_status ssim_l2_normalize_f16(const ssim_f16 *x, ssim_f16 *out, int64_t d,
                                   int32_t ndim, const int64_t *shape, const int64_t *strides,
                                   double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_bf16(const ssim_bf16 *x, ssim_bf16 *out, int64_t d,
+                                   int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                   double epsilon, int32_t threads);
 ssim_status ssim_l2_normalize_f32(const float *x, float *out, int64_t d,
                                   int32_t ndim, const int64_t *shape, const int64_t *strides,
                                   double epsilon, int32_t threads);
@@ -91,6 +103,9 @@ ssim_status ssim_l2_normalize_f64(const double *x, double *out, int64_t d,
 ssim_status ssim_l2_normalize_grad_f16(const ssim_f16 *x, const ssim_f16 *g, ssim_f16 *dx, int64_t d,
                                        int32_t ndim, const int64_t *shape, const int64_t *strides,
                                        double epsilon, int32_t threads);
+ssim_status ssim_l2_normalize_grad_bf16(const ssim_bf16 *x, const ssim_bf16 *g, ssim_bf16 *dx, int64_t d,
+                                        int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                        double epsilon, int32_t threads);
 ssim_status ssim_l2_normalize_grad_f32(const float *x, const float *g, float *dx, int64_t d,
                                        int32_t ndim, const int64_t *shape, const int64_t *strides,
                                        double epsilon, int32_t threads);
@@ -113,6 +128,11 @@ ssim_status ssim_cosine_grad_f16(const ssim_f16 *a, const ssim_f16 *b, const ssi
                                  int64_t d, int64_t d_a, int64_t d_b,
                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
                                  double epsilon, int32_t threads);
+ssim_status ssim_cosine_grad_bf16(const ssim_bf16 *a, const ssim_bf16 *b, const ssim_bf16 *u,
+                                  ssim_bf16 *da, ssim_bf16 *db, ssim_bf16 *cos_out,
+                                  int64_t d, int64_t d_a, int64_t d_b,
+                                  int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                  double epsilon, int32_t threads);
 ssim_status ssim_cosine_grad_f32(const float *a, const float *b, const float *u,
                                  float *da, float *db, float *cos_out,
                                  int64_t d, int64_t d_a, int64_t d_b,
@@ -125,7 +145,9 @@ ssim_status ssim_cosine_grad_f64(const double *a, const double *b, const double 
                                  double epsilon, int32_t threads);
 
 /** Describes the compiled kernels' accumulators: a static, NUL-terminated string of key=value pairs,
- *  "acc_f16=f32x16 acc_f32=f32x16 acc_f64=f64x8". Never NULL. */
+ *  "acc_f16=f32x16 acc_bf16=f32x16 acc_f32=f32x16 acc_f64=f64x8 dot_bf16=widen", where dot_bf16 says how the
+ *  all-pairs kernels multiply bfloat16: "widen" (widened to float, FMA chains) or "vdpbf16ps" (AVX512_BF16
+ *  pair dot products into float). Never NULL. */
 const char *ssim_build_info(void);
 
 /* =============================================================================================
@@ -165,6 +187,12 @@ ssim_status ssim_pairwise_cosine_f16(const ssim_f16 *x, const ssim_f16 *y, ssim_
                                      int32_t ndim, const int64_t *shape, const int64_t *strides,
                                      double epsilon, int32_t threads,
                                      const int32_t *interrupt);
+ssim_status ssim_pairwise_cosine_bf16(const ssim_bf16 *x, const ssim_bf16 *y, ssim_bf16 *out,
+                                      int64_t n, int64_t m, int64_t d,
+                                      int64_t x_elem_stride, int64_t y_elem_stride,
+                                      int32_t ndim, const int64_t *shape, const int64_t *strides,
+                                      double epsilon, int32_t threads,
+                                      const int32_t *interrupt);
 ssim_status ssim_pairwise_cosine_f32(const float *x, const float *y, float *out,
                                      int64_t n, int64_t m, int64_t d,
                                      int64_t x_elem_stride, int64_t y_elem_stride,
@@ -219,6 +247,11 @@ ssim_status ssim_top_k_f16(const ssim_f16 *queries, const ssim_f16 *corpus, ssim
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
                            const ssim_top_k_exclusions *exclude, double epsilon, int32_t assume_normalized,
                            int32_t method, int32_t threads, const int32_t *interrupt);
+ssim_status ssim_top_k_bf16(const ssim_bf16 *queries, const ssim_bf16 *corpus, ssim_bf16 *scores, int64_t *indices,
+                            int64_t nq, int64_t n, int64_t d, int64_t k,
+                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
+                            const ssim_top_k_exclusions *exclude, double epsilon, int32_t assume_normalized,
+                            int32_t method, int32_t threads, const int32_t *interrupt);
 ssim_status ssim_top_k_f32(const float *queries, const float *corpus, float *scores, int64_t *indices,
                            int64_t nq, int64_t n, int64_t d, int64_t k,
                            int64_t q_row_stride, int64_t q_elem_stride, int64_t c_row_stride, int64_t c_elem_stride,
@@ -248,6 +281,10 @@ ssim_status ssim_merge_top_k_f16(int64_t nparts, const ssim_f16 *const *scores, 
                                  const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
                                  ssim_f16 *out_scores, int64_t *out_indices, int32_t threads,
                                  const int32_t *interrupt);
+ssim_status ssim_merge_top_k_bf16(int64_t nparts, const ssim_bf16 *const *scores, const int64_t *const *indices,
+                                  const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
+                                  ssim_bf16 *out_scores, int64_t *out_indices, int32_t threads,
+                                  const int32_t *interrupt);
 ssim_status ssim_merge_top_k_f32(int64_t nparts, const float *const *scores, const int64_t *const *indices,
                                  const int64_t *part_k, const int64_t *strides, int64_t nq, int64_t k,
                                  float *out_scores, int64_t *out_indices, int32_t threads,
@@ -277,6 +314,12 @@ ssim_status ssim_pairs_above_f16(const ssim_f16 *x, const ssim_f16 *y, int64_t n
                                  double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, ssim_f16 *scores,
                                  int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
                                  const int32_t *interrupt);
+ssim_status ssim_pairs_above_bf16(const ssim_bf16 *x, const ssim_bf16 *y, int64_t n, int64_t m, int64_t d,
+                                  int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
+                                  int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,
+                                  double epsilon, int64_t capacity, int64_t *rows, int64_t *cols, ssim_bf16 *scores,
+                                  int64_t *written, int64_t *found, int64_t *next_row, int32_t threads,
+                                  const int32_t *interrupt);
 ssim_status ssim_pairs_above_f32(const float *x, const float *y, int64_t n, int64_t m, int64_t d,
                                  int64_t x_row_stride, int64_t x_elem_stride, int64_t y_row_stride,
                                  int64_t y_elem_stride, double threshold, int64_t diagonal, int64_t first_row,

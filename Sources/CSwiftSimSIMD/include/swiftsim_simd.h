@@ -11,6 +11,9 @@
 #define SWIFTSIM_SIMD_H
 
 #include "swiftsim_target.h"
+#if SSIM_TARGET_HAS_AVX512BF16
+#include <immintrin.h>
+#endif
 
 typedef float ssim_f32x16 __attribute__((ext_vector_type(16)));
 typedef float ssim_f32x8 __attribute__((ext_vector_type(8)));
@@ -143,6 +146,45 @@ SSIM_INLINE unsigned ssim_inverse_norms_f64x8(const double *s, double floor, dou
     unsigned m = 0;
     for (int i = 0; i < 8; i++) m |= (unsigned)(rare[i] & 1) << i;
     return m;
+}
+
+typedef unsigned int ssim_u32x16 __attribute__((ext_vector_type(16)));
+typedef unsigned short ssim_u16x16 __attribute__((ext_vector_type(16)));
+
+/* 16 bfloat16 values at p (any alignment), widened to float: each one's bits shifted left by 16 (exact). */
+SSIM_INLINE ssim_f32x16 ssim_load_bf16x16(const void *p) {
+    ssim_u16x16 h;
+    __builtin_memcpy(&h, p, sizeof h);
+    return (ssim_f32x16)(__builtin_convertvector(h, ssim_u32x16) << 16);
+}
+
+/* v narrowed to 16 bfloat16 values at p (any alignment): round to nearest, ties to even (adding 0x7FFF
+ * plus the kept part's lowest bit carries into it exactly when the dropped half is above, or at and
+ * odd), overflow to infinity, subnormals kept; a NaN becomes the quiet NaN of its upper bits. */
+SSIM_INLINE void ssim_store_bf16x16(ssim_f32x16 v, void *p) {
+    ssim_u32x16 b = (ssim_u32x16)v;
+    ssim_u32x16 r = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+    ssim_u32x16 nan = (ssim_u32x16)(v != v);
+    r = (r & ~nan) | (((b >> 16) | 0x40u) & nan);
+    ssim_u16x16 h = __builtin_convertvector(r, ssim_u16x16);
+    __builtin_memcpy(p, &h, sizeof h);
+}
+
+/* acc + the pair dot products of a and b: each 32-bit lane of a and b holds two bfloat16 values (element
+ * 2i in its low half, 2i + 1 in its high half), and lane i of the result is
+ *   (acc_i + a_{2i+1}·b_{2i+1}) + a_{2i}·b_{2i},
+ * each product exact in float32 and each addition rounded to nearest even: vdpbf16ps (AVX512_BF16), which
+ * also treats subnormal inputs and results as zero. Other targets get the same sums without that
+ * flush (the kernels only call this where SSIM_TARGET_HAS_AVX512BF16 is 1). */
+SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_f32x16 b) {
+#if SSIM_TARGET_HAS_AVX512BF16
+    return (ssim_f32x16)_mm512_dpbf16_ps((__m512)acc, (__m512bh)a, (__m512bh)b);
+#else
+    ssim_u32x16 ua = (ssim_u32x16)a, ub = (ssim_u32x16)b;
+    ssim_f32x16 hi = (ssim_f32x16)(ua & 0xFFFF0000u) * (ssim_f32x16)(ub & 0xFFFF0000u);
+    ssim_f32x16 lo = (ssim_f32x16)(ua << 16) * (ssim_f32x16)(ub << 16);
+    return (acc + hi) + lo;
+#endif
 }
 
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call

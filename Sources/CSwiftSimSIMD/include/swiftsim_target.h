@@ -43,4 +43,12 @@
 #define SSIM_TARGET_HAS_FMA 0
 #endif
 
+/* 1 when the target has AVX512_BF16's vdpbf16ps (bfloat16 pair dot products into float32): the all-pairs
+ * kernels then multiply bfloat16 rows with it (Gemm.swift) instead of widening them to float. */
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+#define SSIM_TARGET_HAS_AVX512BF16 1
+#else
+#define SSIM_TARGET_HAS_AVX512BF16 0
+#endif
+
 #endif /* SWIFTSIM_TARGET_H */

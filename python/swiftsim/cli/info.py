@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from .. import build_info
 
+#: What build_info()'s kernels["dot_bf16"] means.
+_BF16_PATHS = {
+    "vdpbf16ps": "vdpbf16ps (AVX512_BF16 dot products of bfloat16 pairs into float32)",
+    "widen": "widened to float32 (FMA chains; this build has no AVX512_BF16)",
+}
+
 
 def add_arguments(p) -> None:
     """``info`` takes no options."""
@@ -26,6 +32,7 @@ def run(args) -> int:
             ", ".join(f"{k[4:]} in {v}" for k, v in kernels.items() if k.startswith("acc_")) or "-",
         ),
         ("dtypes", ", ".join(info["dtypes"]) + " (ints and bools compute in float32)"),
+        ("bfloat16 all-pairs", _BF16_PATHS.get(kernels.get("dot_bf16", ""), kernels.get("dot_bf16", "-"))),
         (
             "threads",
             f"{info['num_threads']} (default {info['default_num_threads']}: SWIFTSIM_NUM_THREADS, else "
@@ -33,5 +40,5 @@ def run(args) -> int:
         ),
     ]
     for key, value in rows:
-        print(f"{key:>13}: {value}")
+        print(f"{key:>18}: {value}")
     return 0
