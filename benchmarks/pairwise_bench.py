@@ -51,6 +51,9 @@ if _early_threads():
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fma_peak  # noqa: E402
+
 import swiftsim  # noqa: E402
 from swiftsim import ops  # noqa: E402
 from swiftsim._contract import value_tol  # noqa: E402
@@ -83,19 +86,37 @@ def race(contenders: dict, rounds: int) -> dict:
     return {name: (float(np.median(ts)), float(np.min(ts))) for name, ts in times.items()}
 
 
-def report(title: str, times: dict, baseline: str, target: float | None = None) -> dict:
-    """Prints median and min per contender with their ratios to the baseline's median and min."""
+# The float32 FMA peak measured at the start of the run (fma_peak.py), the compute limit of the cases.
+FMA_PEAK_GFLOPS: float | None = None
+
+
+def report(
+    title: str, times: dict, baseline: str, target: float | None = None, flops: float | None = None
+) -> dict:
+    """Prints median and min per contender with their ratios to the baseline's median and min; with
+    ``flops`` (the floating-point operations of the product: one number, or one per contender), also
+    GFLOP/s and the share of the FMA peak measured in this run."""
     base_med, base_min = times[baseline]
     print(f"\n{title}")
-    print(f"  {'':<38}{'median':>10} {'ratio':>7}   {'min':>9} {'ratio':>7}")
+    rate = "   GFLOP/s  of peak" if flops and FMA_PEAK_GFLOPS else ""
+    print(f"  {'':<38}{'median':>10} {'ratio':>7}   {'min':>9} {'ratio':>7}{rate}")
     for name, (med, low) in times.items():
         ratio = med / base_med
         mark = ""
         if name.startswith("swiftsim") and target is not None and name != baseline:
             mark = f"  (target <= {target:.1f}x: {'met' if ratio <= target else 'MISSED'})"
         cols = f"{med * 1e3:>8.1f}ms {ratio:>6.2f}x {low * 1e3:>9.1f}ms {low / base_min:>6.2f}x"
+        if rate:
+            g = (flops.get(name, 0.0) if isinstance(flops, dict) else flops) / med / 1e9
+            cols += f" {g:>9.1f} {g / FMA_PEAK_GFLOPS:>7.0%}"
         print(f"  {name:<38}{cols}{mark}")
-    return {"case": title, "baseline": baseline, "median_min_s": times, "target": target}
+    return {
+        "case": title,
+        "baseline": baseline,
+        "median_min_s": times,
+        "target": target,
+        "fma_peak_gflops": FMA_PEAK_GFLOPS,
+    }
 
 
 def check(got, want, dtype, d: int, sides: int = 1) -> None:
@@ -129,7 +150,12 @@ def case_pairwise(dtype, rounds: int, target: float) -> dict:
         pass
     name = np.dtype(dtype).name
     title = f"pairwise {name} (4096, 768) x (4096, 768)"
-    return report(title, race(contenders, rounds), next(iter(contenders)), target)
+    full = 2.0 * 4096 * 4096 * 768  # the symmetric call computes the pairs i <= j: about half
+    sym = {"swiftsim pairwise(x) (symmetric)": 2.0 * 4096 * 4097 / 2 * 768}
+    flops = (
+        {name: sym.get(name, full) for name in contenders} if dtype == np.float32 else None
+    )  # the peak is f32's
+    return report(title, race(contenders, rounds), next(iter(contenders)), target, flops)
 
 
 def case_batched(rounds: int) -> dict:
@@ -187,7 +213,8 @@ def case_topk(rounds: int) -> dict:
     except ImportError:
         pass
     medians = race(contenders, rounds)
-    return report("top_k float32 1000 x (1_000_000, 128), k=10", medians, next(iter(contenders)), 1.5)
+    flops = 2.0 * 1000 * 1_000_000 * 128
+    return report("top_k float32 1000 x (1_000_000, 128), k=10", medians, next(iter(contenders)), 1.5, flops)
 
 
 def bf16_pair(shape_x: tuple[int, int], shape_y: tuple[int, int], seed: int):
@@ -305,6 +332,14 @@ def main(argv=None) -> int:
     print(f"numpy {np.__version__}; threads: swiftsim {swiftsim.get_num_threads()}, ", end="")
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; ", end="")
     print(f"load average {os.getloadavg()[0]:.1f}")
+    global FMA_PEAK_GFLOPS
+    try:
+        FMA_PEAK_GFLOPS, lanes = fma_peak.measure(swiftsim.get_num_threads())
+        print(
+            f"FMA peak (fma_peak.py, this run): {FMA_PEAK_GFLOPS:.1f} GFLOP/s float32, {lanes}-lane vectors"
+        )
+    except (OSError, subprocess.CalledProcessError, SystemExit) as exc:
+        print(f"FMA peak not measured: {exc}")
     results = []
     if "pairwise_f32" in args.only:
         results.append(case_pairwise(np.float32, args.rounds, 1.2))
