@@ -1,7 +1,8 @@
 """Helpers the test modules share (the tolerances and epsilons themselves are in swiftsim._contract).
 
 TensorFlow is required when SWIFTSIM_REQUIRE_TF=1 or CI=true (``make test`` sets the former): a
-missing TensorFlow then fails the run instead of skipping the parity tests.
+missing TensorFlow then fails the run instead of skipping the parity tests; so does any other
+module the tests load with :func:`require` (Dask, zarr, JAX), all of them in requirements-test.txt.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ REQUIRE_TF = os.environ.get("SWIFTSIM_REQUIRE_TF") == "1" or os.environ.get("CI"
 
 
 def require(module: str) -> ModuleType:
-    """Imports ``module``; skips the test when it is missing, or fails it when TensorFlow is required."""
+    """Imports ``module``; skips the test when it is missing, or fails it when the test dependencies
+    are required (SWIFTSIM_REQUIRE_TF/CI)."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         if REQUIRE_TF:
-            pytest.fail(f"{module} is required for the parity tests (SWIFTSIM_REQUIRE_TF/CI): {exc}")
+            pytest.fail(f"{module} is required by the tests (SWIFTSIM_REQUIRE_TF/CI): {exc}")
         pytest.skip(f"{module} is not installed")
 
 

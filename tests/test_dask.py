@@ -19,12 +19,14 @@ import pytest
 
 import swiftsim
 from swiftsim import ops
+from tests.helpers import require
 
-distributed = pytest.importorskip("distributed")
-da = pytest.importorskip("dask.array")
+# Skipped without Dask, except under `make test`/CI, where a missing Dask fails the run.
+distributed = require("distributed")
+da = require("dask.array")
 import dask  # noqa: E402
 
-sd = pytest.importorskip("swiftsim.dask")
+sd = require("swiftsim.dask")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -296,7 +298,7 @@ def test_from_npy_takes_a_file_or_a_list_and_checks_the_shards(shards, tmp_path)
 
 
 def test_from_zarr_works_when_zarr_is_installed(client, tmp_path):
-    zarr = pytest.importorskip("zarr")
+    zarr = require("zarr")
     x = corpus()
     z = zarr.open_array(str(tmp_path / "c.zarr"), mode="w", shape=x.shape, chunks=(64, 24), dtype=x.dtype)
     z[:] = x

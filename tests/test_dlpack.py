@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from swiftsim import _swiftsim, _validation, losses, ops
+from tests.helpers import require
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -174,9 +175,9 @@ def test_not_a_capsule():
 
 @pytest.fixture(scope="module")
 def jnp():
-    jax = pytest.importorskip("jax")
+    jax = require("jax")  # skipped without JAX, except under `make test`/CI, where it fails
     jax.config.update("jax_platforms", "cpu")
-    return pytest.importorskip("jax.numpy")
+    return require("jax.numpy")
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
