@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from . import _swiftsim
 from ._config import config
+from ._pairwise import _format_bytes
 from ._typing import ArrayLike, F, Floats
 from ._validation import (
     as_array,
@@ -188,14 +189,6 @@ def _check_threshold(threshold: Any) -> float:
     if math.isnan(value):
         raise ValueError("threshold must be a number, got nan")
     return value
-
-
-def _format_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
 
 
 class PairsBudgetError(ValueError):

@@ -45,7 +45,9 @@ from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from numpy.typing import NDArray
 
 from . import ops
+from ._retrieval import _check_threshold
 from ._threads import get_num_threads, set_num_threads
+from ._validation import check_epsilon
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -168,20 +170,6 @@ def _probe_dtype(*dtypes: np.dtype[Any], name: str, d: int = 1) -> np.dtype[Any]
         return np.dtype(ops.top_k(arrays[0], arrays[1], 1)[0].dtype)
     other = arrays[1] if len(arrays) > 1 else None
     return np.dtype(ops.pairwise_cosine_similarity(arrays[0], other).dtype)
-
-
-def _check_threshold(threshold: Any) -> float:
-    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a real number, got {type(threshold).__name__}")
-    value = float(threshold)
-    if math.isnan(value):
-        raise ValueError("threshold must be a number, got nan")
-    return value
-
-
-def _check_epsilon(epsilon: Any) -> float:
-    ops.cosine_similarity(np.ones(1), np.ones(1), epsilon=epsilon)  # the same checks and messages
-    return float(epsilon)
 
 
 def _graph(name: str, layer: dict[Any, Any], dependencies: Sequence[Any]) -> HighLevelGraph:
@@ -332,7 +320,7 @@ def top_k(
     >>> i.compute()
     array([[0, 1]])
     """
-    eps = _check_epsilon(epsilon)
+    eps = check_epsilon(epsilon)
     an = _check_flag(assume_normalized, "assume_normalized")
     es = _check_flag(exclude_self, "exclude_self")
     fan_in = _check_split_every(split_every)
@@ -414,7 +402,7 @@ def pairwise_cosine_similarity(x: Any, y: Any = None, epsilon: float = 1e-12) ->
         Each block bitwise equal to the same block of ``ops.pairwise_cosine_similarity(x, y)``.
         Each block must fit the worker's ``swiftsim.config.working_memory``.
     """
-    eps = _check_epsilon(epsilon)
+    eps = check_epsilon(epsilon)
     a = _rows(_as_dask(x, "x"), "x")
     if y is None:
         dtype = _probe_dtype(a.dtype, name="pairwise", d=max(1, a.shape[1]))
@@ -464,7 +452,7 @@ def pairs_above(x: Any, y: Any = None, *, threshold: float, epsilon: float = 1e-
     """
     import dask.dataframe as ddf
 
-    eps = _check_epsilon(epsilon)
+    eps = check_epsilon(epsilon)
     thr = _check_threshold(threshold)
     a = _rows(_as_dask(x, "x"), "x")
     b = a if y is None else _rows(_as_dask(y, "y"), "y")
@@ -510,7 +498,7 @@ def cosine_similarity(x1: Any, x2: Any, axis: int = -1, epsilon: float = 1e-12) 
     the reduced axis is rechunked into one chunk and the other axes keep their chunks. Each block is
     ``ops.cosine_similarity`` of the same blocks, so the result is bitwise the in-memory one.
     """
-    eps = _check_epsilon(epsilon)
+    eps = check_epsilon(epsilon)
     a, b = _as_dask(x1, "x1"), _as_dask(x2, "x2")
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
@@ -537,7 +525,7 @@ def l2_normalize(x: Any, axis: int | Sequence[int] = -1, epsilon: float = 1e-12)
     The normalised axes are rechunked into one chunk each, the other axes keep their chunks; each
     block is ``ops.l2_normalize`` of the same block, bitwise the in-memory result.
     """
-    eps = _check_epsilon(epsilon)
+    eps = check_epsilon(epsilon)
     a = _as_dask(x, "x")
     if a.ndim == 0:
         raise ValueError("l2_normalize needs at least one axis; got a 0-d array")
