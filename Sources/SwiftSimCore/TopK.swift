@@ -9,8 +9,9 @@
 //     time: their inverse norms are computed first (which pulls the rows into cache), then the rows are
 //     transposed, 128 elements at a time, into an L1 slice laid out [k][NR] (16 × 16 in-register
 //     transposes, Sources/CSwiftSimSIMD) that every query panel is multiplied with (a narrow tile for
-//     the last few queries: Gemm.swift's narrowKernel). No packed copy of the corpus is made and its
-//     norms cost no second read from memory.
+//     the last few queries: Gemm.swift's narrowKernel); with at most eight queries, each transposed
+//     square is multiplied in registers instead, with the same chains. No packed copy of the corpus is
+//     made and its norms cost no second read from memory.
 //   - Packed (many queries: `packedPass`). Blocks of corpus panels are packed as Pairwise.swift packs Y
 //     and every query panel runs over them: the packing is amortised over the queries.
 // Selection: each thread keeps, per query, a binary heap of its best (score, index) pairs, worst on top,
@@ -259,7 +260,7 @@ struct TopKCall<T: SimScalar> {
     /// Offsets of one worker's pieces in the workspace.
     struct WorkerLayout {
         var scores = 0, indices = 0, counts = 0, thresholds = 0, merge = 0
-        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, corpus = 0, slot = 0
+        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, dots = 0, corpus = 0, slot = 0
     }
 
     /// Lays the workspace out, allocates it, then runs the passes of queries through the chosen path
@@ -292,7 +293,9 @@ struct TopKCall<T: SimScalar> {
                 thresholds: plan.reserve(qPass &* acc), merge: plan.reserve(mergeBytes),
                 tiles: plan.reserve(tileCount &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
                 cFactors: plan.reserve(blockRows &* acc), sums: plan.reserve(blockRows &* acc),
-                states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0), corpus: plan.reserve(corpusBytes),
+                states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0),
+                dots: plan.reserve(stream ? 8 &* blockRows / T.Vec.scalarCount &* MemoryLayout<T.Vec>.stride : 0),
+                corpus: plan.reserve(corpusBytes),
                 slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0))
         }
         guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
@@ -364,6 +367,10 @@ struct TopKCall<T: SimScalar> {
     /// Float or 8 Double rows), the rows' squared norms are advanced over the block (sumSquares's own
     /// operations, its state kept per row) and the same, now L1-resident, elements are transposed into
     /// the slice, while the next group is prefetched into L2; the norms are finished after the last block.
+    /// With one panel of at most eight queries (`fused`), the transposed squares are multiplied in
+    /// registers instead (fusedDots, squareDots): no slice is stored, which would bound the route. The
+    /// group's squares then run as one interleaved pass over the block (their chains overlap), or, for a
+    /// row stride that would evict the block from L1 meanwhile (fitsL1Sets), each right after its norms.
     /// A row whose scale needs a factor (rare) sends the group through the general route again: scales
     /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
     /// take the general route directly.
@@ -372,12 +379,16 @@ struct TopKCall<T: SimScalar> {
         let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
         packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
         let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
+        // One panel of at most eight queries: the fast route multiplies each transposed square in registers
+        // (squareDots) instead of through the slice, whose stores would bound it.
+        let fused = panels == 1 && lastWidth <= 8
         let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
         let groups = (corpus.rows &+ gs &- 1) / gs
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
         let contiguous = corpus.elemStride == size
         let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
         let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
+        let oneByOne = fused && !fitsL1Sets(rows: gs)
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
             let at = workers[worker]
             let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
@@ -385,6 +396,7 @@ struct TopKCall<T: SimScalar> {
             let cFactors = (base + at.cFactors).assumingMemoryBound(to: T.Acc.self)
             let sums = (base + at.sums).assumingMemoryBound(to: T.Acc.self)
             let states = (base + at.states).assumingMemoryBound(to: T.Vec.self)
+            let dots = (base + at.dots).assumingMemoryBound(to: T.Vec.self)
             let slice = (base + at.corpus).assumingMemoryBound(to: T.Acc.self)
             let slot = contiguous ? nil : base + at.slot
             let sink = sink(heaps[worker], pass)
@@ -416,7 +428,7 @@ struct TopKCall<T: SimScalar> {
                     states.initialize(repeating: T.Vec(), count: 2 &* gs)
                     var pc = 0
                     repeat {
-                        let kc = min(gemmKC, d &- pc)
+                        let kc = min(gemmKC, d &- pc), queries = UnsafePointer(pass.panels + pc &* lastWidth)
                         for h in 0..<(gs / w) {
                             let rows = corpus.row(j0 &+ h &* w)
                             let end = min(pc &+ kc, pairsEnd)
@@ -426,14 +438,29 @@ struct TopKCall<T: SimScalar> {
                                     single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
                                     state: states + 2 &* (h &* w &+ r), T.self)
                             }
-                            var k = 0
-                            while k &+ w <= kc {
-                                transposeRows(rows + (pc &+ k) &* size, corpus.rowStride, slice + (k &* gs &+ h &* w), gs, ahead: ahead)
-                                k &+= w
+                            if oneByOne {
+                                fusedDots(
+                                    first: j0, squares: h..<(h &+ 1), k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth,
+                                    dots: dots, tiles: tiles, accumulate: pc > 0)
+                            } else if !fused {
+                                var k = 0
+                                while k &+ w <= kc {
+                                    transposeRows(
+                                        rows + (pc &+ k) &* size, corpus.rowStride, slice + (k &* gs &+ h &* w), gs, ahead: ahead)
+                                    k &+= w
+                                }
                             }
                         }
-                        transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
-                        multiply(pc, kc)
+                        if fused {
+                            if !oneByOne {
+                                fusedDots(
+                                    first: j0, squares: 0..<(gs / w), k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth,
+                                    dots: dots, tiles: tiles, accumulate: pc > 0)
+                            }
+                        } else {
+                            transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
+                            multiply(pc, kc)
+                        }
                         pc &+= gemmKC
                     } while pc < d
                     if normalize {
@@ -482,6 +509,99 @@ struct TopKCall<T: SimScalar> {
                             cols: count, firstQuery: p &* mr, firstIndex: j0, sink: sink, T.self)
                     }
                 }
+            }
+        }
+    }
+
+    /// The products of elements `k0 ..< k0 + kc` of the `squares` · T.Vec.scalarCount contiguous corpus rows
+    /// from `first` with the pass's one panel of queries (`q`: element k of query j at q[k·width + j]),
+    /// stored (or, `accumulate`, added) into the tiles: square h's lanes are tile h / NRV's register
+    /// h % NRV. Each lane is the micro-kernel's chain: from zero at the block's start, one madd per k in
+    /// order, then added to the tile. The k loop runs outside the squares' loop, so that their chains
+    /// overlap.
+    @inline(__always)
+    func fusedDots(
+        first: Int, squares: Range<Int>, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
+        dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
+    ) {
+        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV
+        dots.initialize(repeating: T.Vec(), count: squares.upperBound &* width)
+        var k = 0
+        while k &+ w <= kc {
+            for h in squares {
+                squareDots(corpus.row(first &+ h &* w) + (k0 &+ k) &* size, ahead: ahead, q + k &* width, width: width, dots + h &* width)
+            }
+            k &+= w
+        }
+        while k < kc {  // the block's last elements, one by one
+            for h in squares {
+                var x = T.Vec()
+                for r in 0..<w {
+                    x[r] = T.widen(corpus.row(first &+ h &* w &+ r).load(fromByteOffset: (k0 &+ k) &* corpus.elemStride, as: T.self))
+                }
+                for j in 0..<width { dots[h &* width &+ j] = dots[h &* width &+ j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
+            }
+            k &+= 1
+        }
+        for h in squares {
+            let tile = tiles + (h / nrv) &* gemmTileVectors
+            for j in 0..<width {
+                let i = j &* nrv &+ h % nrv, x = dots[h &* width &+ j]
+                tile[i] = accumulate ? tile[i] + x : x
+            }
+        }
+    }
+
+    /// Whether one K block of `rows` corpus rows (the norms' pass reads it, the fused route's products read
+    /// it again) falls in enough sets of a 48 KiB, 12-way L1 (64 sets of 64-byte lines, the same 4 KiB of
+    /// address bits on current x86 server cores) to stay there in between. A row stride that is a multiple
+    /// of a large power of two (d = 256, 512, 768 … in float32) maps the rows onto a few sets; the fused
+    /// route then multiplies each square right after its own norms instead of all squares of the group in
+    /// one interleaved pass.
+    func fitsL1Sets(rows: Int) -> Bool {
+        let blockBytes = min(max(d, 1), gemmKC) &* MemoryLayout<T>.stride, lines = (blockBytes &+ 63) / 64
+        var sets: UInt64 = 0
+        for r in 0..<rows {
+            for c in 0..<lines { sets |= 1 << UInt64(((r &* corpus.rowStride &+ c &* 64) & 4095) >> 6) }
+        }
+        return sets.nonzeroBitCount &* 12 >= rows &* lines
+    }
+
+    /// acc[j] for j < width (1, 2, 4 or 8) advanced over the T.Vec.scalarCount × T.Vec.scalarCount square
+    /// of corpus elements at `src` (rows corpus.rowStride bytes apart) with the queries' elements `q`
+    /// (element k of query j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
+    /// the square widened into registers first for the 16-bit types.
+    @inline(__always)
+    func squareDots(_ src: UnsafeRawPointer, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int, _ acc: UnsafeMutablePointer<T.Vec>) {
+        let rs = corpus.rowStride
+        if T.self == Double.self {
+            let a = OpaquePointer(acc)  // ssim_f64x8 *
+            let s = src.assumingMemoryBound(to: Double.self), p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
+            switch width {
+            case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, a)
+            case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, a)
+            case 4: ssim_square_dots8_f64(s, rs, ahead, p, 4, 4, a)
+            default: ssim_square_dots8_f64(s, rs, ahead, p, 8, 8, a)
+            }
+            return
+        }
+        let a = OpaquePointer(acc)  // ssim_f32x16 *
+        let p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+        @inline(__always) func run(_ s: UnsafePointer<Float>, _ stride: Int, _ ahead: Int) {
+            switch width {
+            case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, a)
+            case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, a)
+            case 4: ssim_square_dots16_f32(s, stride, ahead, p, 4, 4, a)
+            default: ssim_square_dots16_f32(s, stride, ahead, p, 8, 8, a)
+            }
+        }
+        if T.self == Float.self {
+            run(src.assumingMemoryBound(to: Float.self), rs, ahead)
+        } else {  // Float16, BFloat16: widened into registers first
+            withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
+                let regs = buffer.baseAddress!
+                for r in 0..<T.Vec.scalarCount { regs[r] = T.load(src + r &* rs) }
+                run(UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride, 0)
             }
         }
     }

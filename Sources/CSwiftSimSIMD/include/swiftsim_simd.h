@@ -23,6 +23,14 @@ typedef double ssim_f64x4 __attribute__((ext_vector_type(4)));
 
 #define SSIM_INLINE static inline __attribute__((always_inline))
 
+/* acc + x · y as the Swift kernels' `madd` computes it (Scalar.swift): one fused multiply-add where the
+ * target has FMA, a multiply then an add where it does not. */
+#if SSIM_TARGET_HAS_FMA
+#define SSIM_MADD(acc, x, y) __builtin_elementwise_fma((x), (y), (acc))
+#else
+#define SSIM_MADD(acc, x, y) ((acc) + (x) * (y))
+#endif
+
 /* Lane sums of x, y, z: lanes 0..3 of the result are (Σx, Σy, Σz, Σz). */
 SSIM_INLINE ssim_f32x4 ssim_hsum3_f32x16(ssim_f32x16 x, ssim_f32x16 y, ssim_f32x16 z) {
     /* 16 -> 8: [x8 | y8] and [z8 | z8] */
@@ -51,67 +59,109 @@ SSIM_INLINE ssim_f64x4 ssim_hsum3_f64x8(ssim_f64x8 x, ssim_f64x8 y, ssim_f64x8 z
     return __builtin_shufflevector(p, p, 0, 2, 4, 6) + __builtin_shufflevector(p, p, 1, 3, 5, 7);
 }
 
-/* Transposes 16 rows of 16 floats, row r at in + r * in_stride bytes (any alignment): out[k * out_stride + r]
- * = row r's element k (out_stride in floats, a multiple of 16; out 64-byte aligned). With `ahead` nonzero,
- * also asks for the bytes `ahead` past each row's 64 into L2 (a prefetch never faults): the streaming
- * kernel prefetches its next block of rows this way while it transposes the current one. The top-k streaming kernel (TopK.swift) turns 16 corpus rows
- * into one register per k this way, so that each lane's dot product is an FMA chain in k order: four
- * stages of 16 two-source shuffles (unpack within 128-bit lanes, then 128-bit lane shuffles). */
-SSIM_INLINE void ssim_transpose16_f32(const float *in, long in_stride, float *out, long out_stride, long ahead) {
-    ssim_f32x16 rows[16], t[16], r[16];
+/* The 16 × 16 square of floats whose row r is at in + r * in_stride bytes (any alignment), transposed in
+ * registers: t[k] holds element k of the 16 rows (lane r = row r). With `ahead` nonzero, also asks for
+ * the bytes `ahead` past each row's 64 into L2 (a prefetch never faults): the streaming kernel prefetches
+ * its next rows this way while it works on the current ones. Four stages of 16 two-source shuffles
+ * (unpack within 128-bit lanes, then 128-bit lane shuffles). */
+SSIM_INLINE void ssim_square16_f32(const float *in, long in_stride, long ahead, ssim_f32x16 t[16]) {
+    ssim_f32x16 rows[16], r[16];
     for (int i = 0; i < 16; i++) __builtin_memcpy(&rows[i], (const char *)in + i * in_stride, sizeof rows[i]);
     if (ahead)
         for (int i = 0; i < 16; i++) __builtin_prefetch((const char *)in + i * in_stride + ahead, 0, 2);
     for (int i = 0; i < 16; i += 2) {
-        t[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-        t[i + 1] =
+        r[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+        r[i + 1] =
             __builtin_shufflevector(rows[i], rows[i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
     }
     for (int i = 0; i < 16; i += 4) {
         for (int j = 0; j < 2; j++) {
-            r[i + 2 * j] =
-                __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-            r[i + 2 * j + 1] =
-                __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+            rows[i + 2 * j] =
+                __builtin_shufflevector(r[i + j], r[i + j + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+            rows[i + 2 * j + 1] =
+                __builtin_shufflevector(r[i + j], r[i + j + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
         }
     }
     for (int i = 0; i < 16; i += 8) {
         for (int j = 0; j < 4; j++) {
-            t[i + j] = __builtin_shufflevector(r[i + j], r[i + j + 4], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-            t[i + j + 4] =
-                __builtin_shufflevector(r[i + j], r[i + j + 4], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+            r[i + j] = __builtin_shufflevector(rows[i + j], rows[i + j + 4], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24,
+                                               25, 26, 27);
+            r[i + j + 4] = __builtin_shufflevector(rows[i + j], rows[i + j + 4], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
+                                                   23, 28, 29, 30, 31);
         }
     }
     for (int j = 0; j < 8; j++) {
-        *(ssim_f32x16 *)(out + j * out_stride) =
-            __builtin_shufflevector(t[j], t[j + 8], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        *(ssim_f32x16 *)(out + (j + 8) * out_stride) =
-            __builtin_shufflevector(t[j], t[j + 8], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        t[j] = __builtin_shufflevector(r[j], r[j + 8], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        t[j + 8] = __builtin_shufflevector(r[j], r[j + 8], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
     }
 }
 
-/* Transposes 8 rows of 8 doubles, row r at in + r * in_stride bytes: out[k * out_stride + r] = row r's
- * element k (as ssim_transpose16_f32, `ahead` too). */
-SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *out, long out_stride, long ahead) {
-    ssim_f64x8 rows[8], t[8], r[8];
+/* ssim_square16_f32 for 8 rows of 8 doubles: t[k] holds element k of the 8 rows. */
+SSIM_INLINE void ssim_square8_f64(const double *in, long in_stride, long ahead, ssim_f64x8 t[8]) {
+    ssim_f64x8 rows[8], r[8];
     for (int i = 0; i < 8; i++) __builtin_memcpy(&rows[i], (const char *)in + i * in_stride, sizeof rows[i]);
     if (ahead)
         for (int i = 0; i < 8; i++) __builtin_prefetch((const char *)in + i * in_stride + ahead, 0, 2);
     for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
-        t[i + 1] = __builtin_shufflevector(rows[i], rows[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+        r[i] = __builtin_shufflevector(rows[i], rows[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        r[i + 1] = __builtin_shufflevector(rows[i], rows[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     }
     for (int i = 0; i < 8; i += 4) {
-        r[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 4, 5, 8, 9, 12, 13);
-        r[i + 1] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 4, 5, 8, 9, 12, 13);
-        r[i + 2] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 6, 7, 10, 11, 14, 15);
-        r[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 6, 7, 10, 11, 14, 15);
+        rows[i] = __builtin_shufflevector(r[i], r[i + 2], 0, 1, 4, 5, 8, 9, 12, 13);
+        rows[i + 1] = __builtin_shufflevector(r[i + 1], r[i + 3], 0, 1, 4, 5, 8, 9, 12, 13);
+        rows[i + 2] = __builtin_shufflevector(r[i], r[i + 2], 2, 3, 6, 7, 10, 11, 14, 15);
+        rows[i + 3] = __builtin_shufflevector(r[i + 1], r[i + 3], 2, 3, 6, 7, 10, 11, 14, 15);
     }
     for (int j = 0; j < 4; j++) {
-        *(ssim_f64x8 *)(out + j * out_stride) = __builtin_shufflevector(r[j], r[j + 4], 0, 1, 4, 5, 8, 9, 12, 13);
-        *(ssim_f64x8 *)(out + (j + 4) * out_stride) =
-            __builtin_shufflevector(r[j], r[j + 4], 2, 3, 6, 7, 10, 11, 14, 15);
+        t[j] = __builtin_shufflevector(rows[j], rows[j + 4], 0, 1, 4, 5, 8, 9, 12, 13);
+        t[j + 4] = __builtin_shufflevector(rows[j], rows[j + 4], 2, 3, 6, 7, 10, 11, 14, 15);
     }
+}
+
+/* The square transposed into memory: out[k * out_stride + r] = row r's element k (out_stride in floats, a
+ * multiple of 16; out 64-byte aligned). The top-k streaming kernel (TopK.swift) turns 16 corpus rows into
+ * one register per k this way, so that each lane's dot product is an FMA chain in k order. */
+SSIM_INLINE void ssim_transpose16_f32(const float *in, long in_stride, float *out, long out_stride, long ahead) {
+    ssim_f32x16 t[16];
+    ssim_square16_f32(in, in_stride, ahead, t);
+    for (int k = 0; k < 16; k++) *(ssim_f32x16 *)(out + k * out_stride) = t[k];
+}
+
+/* ssim_transpose16_f32 for 8 rows of 8 doubles. */
+SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *out, long out_stride, long ahead) {
+    ssim_f64x8 t[8];
+    ssim_square8_f64(in, in_stride, ahead, t);
+    for (int k = 0; k < 8; k++) *(ssim_f64x8 *)(out + k * out_stride) = t[k];
+}
+
+/* The square's dot products with `nq` queries, in registers: for each j < nq, acc[j] advanced by the FMA
+ * chain acc[j] = fma(q[k * q_stride + j], t[k], acc[j]) for k = 0, 1, ..., 15 in that order (lane r: row
+ * r's dot product, each step SSIM_MADD: the micro-kernels' chain, step for step); nq ≤ 8. `nq` is a constant at
+ * every call site, and the loops unroll fully (t stays in registers). The streaming top-k kernel runs this in place of a transpose
+ * into memory and a multiply from it: the square never leaves the registers. */
+SSIM_INLINE void ssim_square_dots16_f32(const float *in, long in_stride, long ahead, const float *q, long q_stride,
+                                        int nq, ssim_f32x16 *acc) {
+    ssim_f32x16 t[16], a[8];
+    ssim_square16_f32(in, in_stride, ahead, t);
+    for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all the compiler knows */
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 16; k++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
+    for (int j = 0; j < nq; j++) acc[j] = a[j];
+}
+
+/* ssim_square_dots16_f32 for 8 rows of 8 doubles (k = 0 ... 7). */
+SSIM_INLINE void ssim_square_dots8_f64(const double *in, long in_stride, long ahead, const double *q, long q_stride,
+                                       int nq, ssim_f64x8 *acc) {
+    ssim_f64x8 t[8], a[8];
+    ssim_square8_f64(in, in_stride, ahead, t);
+    for (int j = 0; j < nq; j++) a[j] = acc[j];
+#pragma clang loop unroll(full)
+    for (int k = 0; k < 8; k++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f64x8)(q[k * q_stride + j]), t[k]);
+    for (int j = 0; j < nq; j++) acc[j] = a[j];
 }
 
 typedef int ssim_i32x16 __attribute__((ext_vector_type(16)));
