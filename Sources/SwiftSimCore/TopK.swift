@@ -294,7 +294,7 @@ struct TopKCall<T: SimScalar> {
                 tiles: plan.reserve(tileCount &* MemoryLayout<T.Vec>.stride), cScales: plan.reserve(blockRows &* acc),
                 cFactors: plan.reserve(blockRows &* acc), sums: plan.reserve(blockRows &* acc),
                 states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0),
-                dots: plan.reserve(stream ? 8 &* blockRows / T.Vec.scalarCount &* MemoryLayout<T.Vec>.stride : 0),
+                dots: plan.reserve(stream ? 8 &* MemoryLayout<T.Vec>.stride : 0),
                 corpus: plan.reserve(corpusBytes),
                 slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0))
         }
@@ -367,10 +367,9 @@ struct TopKCall<T: SimScalar> {
     /// Float or 8 Double rows), the rows' squared norms are advanced over the block (sumSquares's own
     /// operations, its state kept per row) and the same, now L1-resident, elements are transposed into
     /// the slice, while the next group is prefetched into L2; the norms are finished after the last block.
-    /// With one panel of at most eight queries (`fused`), the transposed squares are multiplied in
-    /// registers instead (fusedDots, squareDots): no slice is stored, which would bound the route. The
-    /// group's squares then run as one interleaved pass over the block (their chains overlap), or, for a
-    /// row stride that would evict the block from L1 meanwhile (fitsL1Sets), each right after its norms.
+    /// With one panel of at most eight queries (`fused`), each register of rows is instead multiplied
+    /// right after its norms, its transposed squares in registers (fusedDots, squareDots): no slice is
+    /// stored, which would bound the route, and the next register of rows is fetched into L1 meanwhile.
     /// A row whose scale needs a factor (rare) sends the group through the general route again: scales
     /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
     /// take the general route directly.
@@ -388,7 +387,6 @@ struct TopKCall<T: SimScalar> {
         let contiguous = corpus.elemStride == size
         let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
         let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
-        let oneByOne = fused && !fitsL1Sets(rows: gs)
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
             let at = workers[worker]
             let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
@@ -438,11 +436,16 @@ struct TopKCall<T: SimScalar> {
                                     single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
                                     state: states + 2 &* (h &* w &+ r), T.self)
                             }
-                            if oneByOne {
+                            if fused {
+                                // The next square's block (the next group's first, past the last) into L1 while this
+                                // one is multiplied: its norms' loads then wait on L1 alone.
+                                if j0 &+ (h &+ 2) &* w <= corpus.rows {
+                                    ssim_prefetch_l1(rows + w &* corpus.rowStride + pc &* size, corpus.rowStride, Int32(w), kc &* size)
+                                }
                                 fusedDots(
-                                    first: j0, squares: h..<(h &+ 1), k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth,
-                                    dots: dots, tiles: tiles, accumulate: pc > 0)
-                            } else if !fused {
+                                    first: j0, square: h, k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth, dots: dots,
+                                    tiles: tiles, accumulate: pc > 0)
+                            } else {
                                 var k = 0
                                 while k &+ w <= kc {
                                     transposeRows(
@@ -451,13 +454,7 @@ struct TopKCall<T: SimScalar> {
                                 }
                             }
                         }
-                        if fused {
-                            if !oneByOne {
-                                fusedDots(
-                                    first: j0, squares: 0..<(gs / w), k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth,
-                                    dots: dots, tiles: tiles, accumulate: pc > 0)
-                            }
-                        } else {
+                        if !fused {
                             transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
                             multiply(pc, kc)
                         }
@@ -513,58 +510,34 @@ struct TopKCall<T: SimScalar> {
         }
     }
 
-    /// The products of elements `k0 ..< k0 + kc` of the `squares` · T.Vec.scalarCount contiguous corpus rows
-    /// from `first` with the pass's one panel of queries (`q`: element k of query j at q[k·width + j]),
-    /// stored (or, `accumulate`, added) into the tiles: square h's lanes are tile h / NRV's register
-    /// h % NRV. Each lane is the micro-kernel's chain: from zero at the block's start, one madd per k in
-    /// order, then added to the tile. The k loop runs outside the squares' loop, so that their chains
-    /// overlap.
+    /// The products of elements `k0 ..< k0 + kc` of square h (the T.Vec.scalarCount contiguous corpus rows
+    /// from `first` + h · T.Vec.scalarCount) with the pass's one panel of queries (`q`: element k of query
+    /// j at q[k·width + j]), stored (or, `accumulate`, added) into the tiles: the square's lanes are tile
+    /// h / NRV's register h % NRV. Each lane is the micro-kernel's chain: from zero at the block's start,
+    /// one madd per k in order, then added to the tile.
     @inline(__always)
     func fusedDots(
-        first: Int, squares: Range<Int>, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
+        first: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
         dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
     ) {
-        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV
-        dots.initialize(repeating: T.Vec(), count: squares.upperBound &* width)
+        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV, rows = corpus.row(first &+ h &* w)
+        dots.initialize(repeating: T.Vec(), count: width)
         var k = 0
         while k &+ w <= kc {
-            for h in squares {
-                squareDots(corpus.row(first &+ h &* w) + (k0 &+ k) &* size, ahead: ahead, q + k &* width, width: width, dots + h &* width)
-            }
+            squareDots(rows + (k0 &+ k) &* size, ahead: ahead, q + k &* width, width: width, dots)
             k &+= w
         }
         while k < kc {  // the block's last elements, one by one
-            for h in squares {
-                var x = T.Vec()
-                for r in 0..<w {
-                    x[r] = T.widen(corpus.row(first &+ h &* w &+ r).load(fromByteOffset: (k0 &+ k) &* corpus.elemStride, as: T.self))
-                }
-                for j in 0..<width { dots[h &* width &+ j] = dots[h &* width &+ j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
-            }
+            var x = T.Vec()
+            for r in 0..<w { x[r] = T.widen((rows + r &* corpus.rowStride).load(fromByteOffset: (k0 &+ k) &* size, as: T.self)) }
+            for j in 0..<width { dots[j] = dots[j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
             k &+= 1
         }
-        for h in squares {
-            let tile = tiles + (h / nrv) &* gemmTileVectors
-            for j in 0..<width {
-                let i = j &* nrv &+ h % nrv, x = dots[h &* width &+ j]
-                tile[i] = accumulate ? tile[i] + x : x
-            }
+        let tile = tiles + (h / nrv) &* gemmTileVectors
+        for j in 0..<width {
+            let i = j &* nrv &+ h % nrv
+            tile[i] = accumulate ? tile[i] + dots[j] : dots[j]
         }
-    }
-
-    /// Whether one K block of `rows` corpus rows (the norms' pass reads it, the fused route's products read
-    /// it again) falls in enough sets of a 48 KiB, 12-way L1 (64 sets of 64-byte lines, the same 4 KiB of
-    /// address bits on current x86 server cores) to stay there in between. A row stride that is a multiple
-    /// of a large power of two (d = 256, 512, 768 … in float32) maps the rows onto a few sets; the fused
-    /// route then multiplies each square right after its own norms instead of all squares of the group in
-    /// one interleaved pass.
-    func fitsL1Sets(rows: Int) -> Bool {
-        let blockBytes = min(max(d, 1), gemmKC) &* MemoryLayout<T>.stride, lines = (blockBytes &+ 63) / 64
-        var sets: UInt64 = 0
-        for r in 0..<rows {
-            for c in 0..<lines { sets |= 1 << UInt64(((r &* corpus.rowStride &+ c &* 64) & 4095) >> 6) }
-        }
-        return sets.nonzeroBitCount &* 12 >= rows &* lines
     }
 
     /// acc[j] for j < width (1, 2, 4 or 8) advanced over the T.Vec.scalarCount × T.Vec.scalarCount square
