@@ -522,11 +522,8 @@ struct TopKCall<T: SimScalar> {
     ) {
         let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV, rows = corpus.row(first &+ h &* w)
         dots.initialize(repeating: T.Vec(), count: width)
-        var k = 0
-        while k &+ w <= kc {
-            squareDots(rows + (k0 &+ k) &* size, ahead: ahead, q + k &* width, width: width, dots)
-            k &+= w
-        }
+        squareDots(rows + k0 &* size, squares: kc / w, ahead: ahead, q, width: width, dots)
+        var k = kc / w &* w
         while k < kc {  // the block's last elements, one by one
             var x = T.Vec()
             for r in 0..<w { x[r] = T.widen((rows + r &* corpus.rowStride).load(fromByteOffset: (k0 &+ k) &* size, as: T.self)) }
@@ -540,41 +537,48 @@ struct TopKCall<T: SimScalar> {
         }
     }
 
-    /// acc[j] for j < width (1, 2, 4 or 8) advanced over the T.Vec.scalarCount × T.Vec.scalarCount square
-    /// of corpus elements at `src` (rows corpus.rowStride bytes apart) with the queries' elements `q`
+    /// acc[j] for j < width (1, 2, 4 or 8) advanced over `squares` T.Vec.scalarCount × T.Vec.scalarCount
+    /// squares of corpus elements from `src` (rows corpus.rowStride bytes apart, the squares side by side
+    /// along them) with the queries' elements `q`
     /// (element k of query j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
     /// the square widened into registers first for the 16-bit types.
     @inline(__always)
-    func squareDots(_ src: UnsafeRawPointer, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int, _ acc: UnsafeMutablePointer<T.Vec>) {
+    func squareDots(
+        _ src: UnsafeRawPointer, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int, _ acc: UnsafeMutablePointer<T.Vec>
+    ) {
         let rs = corpus.rowStride
         if T.self == Double.self {
             let a = OpaquePointer(acc)  // ssim_f64x8 *
             let s = src.assumingMemoryBound(to: Double.self), p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
             switch width {
-            case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, a)
-            case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, a)
-            case 4: ssim_square_dots8_f64(s, rs, ahead, p, 4, 4, a)
-            default: ssim_square_dots8_f64(s, rs, ahead, p, 8, 8, a)
+            case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, squares, a)
+            case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, squares, a)
+            case 4: ssim_square_dots8_f64(s, rs, ahead, p, 4, 4, squares, a)
+            default: ssim_square_dots8_f64(s, rs, ahead, p, 8, 8, squares, a)
             }
             return
         }
         let a = OpaquePointer(acc)  // ssim_f32x16 *
-        let p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
-        @inline(__always) func run(_ s: UnsafePointer<Float>, _ stride: Int, _ ahead: Int) {
+        var p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+        @inline(__always) func run(_ s: UnsafePointer<Float>, _ stride: Int, _ ahead: Int, _ n: Int) {
             switch width {
-            case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, a)
-            case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, a)
-            case 4: ssim_square_dots16_f32(s, stride, ahead, p, 4, 4, a)
-            default: ssim_square_dots16_f32(s, stride, ahead, p, 8, 8, a)
+            case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, n, a)
+            case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, n, a)
+            case 4: ssim_square_dots16_f32(s, stride, ahead, p, 4, 4, n, a)
+            default: ssim_square_dots16_f32(s, stride, ahead, p, 8, 8, n, a)
             }
         }
         if T.self == Float.self {
-            run(src.assumingMemoryBound(to: Float.self), rs, ahead)
-        } else {  // Float16, BFloat16: widened into registers first
+            run(src.assumingMemoryBound(to: Float.self), rs, ahead, squares)
+        } else {  // Float16, BFloat16: each square widened into registers first
             withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
-                let regs = buffer.baseAddress!
-                for r in 0..<T.Vec.scalarCount { regs[r] = T.load(src + r &* rs) }
-                run(UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride, 0)
+                let regs = buffer.baseAddress!, w = T.Vec.scalarCount
+                for sq in 0..<squares {
+                    let at = src + sq &* w &* MemoryLayout<T>.stride
+                    for r in 0..<w { regs[r] = T.load(at + r &* rs) }
+                    run(UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride, 0, 1)
+                    p += w &* width
+                }
             }
         }
     }

@@ -134,33 +134,38 @@ SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *o
     for (int k = 0; k < 8; k++) *(ssim_f64x8 *)(out + k * out_stride) = t[k];
 }
 
-/* The square's dot products with `nq` queries, in registers: for each j < nq, acc[j] advanced by the FMA
- * chain acc[j] = fma(q[k * q_stride + j], t[k], acc[j]) for k = 0, 1, ..., 15 in that order (lane r: row
- * r's dot product, each step SSIM_MADD: the micro-kernels' chain, step for step); nq ≤ 8. `nq` is a constant at
- * every call site, and the loops unroll fully (t stays in registers). The streaming top-k kernel runs this in place of a transpose
- * into memory and a multiply from it: the square never leaves the registers. */
+/* The dot products of `squares` squares side by side along the rows (each 16 floats on from the last)
+ * with `nq` ≤ 8 queries, in registers: for each j < nq, acc[j] advanced by acc[j] = SSIM_MADD(acc[j],
+ * q[k * q_stride + j], t[k]) for k = 0, 1, ... in order over the squares' elements (lane r: row r's dot
+ * product, the micro-kernels' chain, step for step). `nq` is a constant at every call site and the
+ * inner loops unroll fully, so the squares and the sums stay in registers. The streaming top-k kernel
+ * runs this in place of a transpose into memory and a multiply from it. */
 SSIM_INLINE void ssim_square_dots16_f32(const float *in, long in_stride, long ahead, const float *q, long q_stride,
-                                        int nq, ssim_f32x16 *acc) {
+                                        int nq, long squares, ssim_f32x16 *acc) {
     ssim_f32x16 t[16], a[8];
-    ssim_square16_f32(in, in_stride, ahead, t);
     for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all the compiler knows */
+    for (long s = 0; s < squares; s++, in += 16, q += 16 * q_stride) {
+        ssim_square16_f32(in, in_stride, ahead, t);
 #pragma clang loop unroll(full)
-    for (int k = 0; k < 16; k++)
+        for (int k = 0; k < 16; k++)
 #pragma clang loop unroll(full)
-        for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
+            for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
+    }
     for (int j = 0; j < nq; j++) acc[j] = a[j];
 }
 
-/* ssim_square_dots16_f32 for 8 rows of 8 doubles (k = 0 ... 7). */
+/* ssim_square_dots16_f32 for squares of 8 rows of 8 doubles. */
 SSIM_INLINE void ssim_square_dots8_f64(const double *in, long in_stride, long ahead, const double *q, long q_stride,
-                                       int nq, ssim_f64x8 *acc) {
+                                       int nq, long squares, ssim_f64x8 *acc) {
     ssim_f64x8 t[8], a[8];
-    ssim_square8_f64(in, in_stride, ahead, t);
-    for (int j = 0; j < nq; j++) a[j] = acc[j];
+    for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all the compiler knows */
+    for (long s = 0; s < squares; s++, in += 8, q += 8 * q_stride) {
+        ssim_square8_f64(in, in_stride, ahead, t);
 #pragma clang loop unroll(full)
-    for (int k = 0; k < 8; k++)
+        for (int k = 0; k < 8; k++)
 #pragma clang loop unroll(full)
-        for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f64x8)(q[k * q_stride + j]), t[k]);
+            for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f64x8)(q[k * q_stride + j]), t[k]);
+    }
     for (int j = 0; j < nq; j++) acc[j] = a[j];
 }
 
