@@ -5,7 +5,7 @@ in the same run.
     python benchmarks/topk_bench.py --threads 2 --quick               # smaller corpora, fewer rounds
     python benchmarks/topk_bench.py --only 1q 16q_100000x768          # cases by substring
 
-Cases: 1, 16, 64 and 1000 queries against float32 corpora of (100 000, 128), (100 000, 768) and
+Cases: 1, 8, 16, 64 and 1000 queries against float32 corpora of (100 000, 128), (100 000, 768) and
 (1 000 000, 128), k = 10. Contenders, each verified against float64 before it is timed:
 
   swiftsim top_k              ops.top_k(queries, corpus, 10)
@@ -77,7 +77,7 @@ from swiftsim import ops  # noqa: E402
 from swiftsim._contract import value_tol  # noqa: E402
 
 K = 10
-QUERIES = (1, 16, 64, 1000)
+QUERIES = (1, 8, 16, 64, 1000)
 CORPORA = ((100_000, 128), (100_000, 768), (1_000_000, 128))
 QUICK_CORPORA = ((20_000, 128), (20_000, 768), (200_000, 128))
 
