@@ -221,6 +221,42 @@ def test_top_k_scores_are_pairwise_bits(nq):
     assert np.array_equal(s2.view(np.uint16), np.take_along_axis(p, i2, 1).view(np.uint16))
 
 
+@pytest.mark.parametrize("nq", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("d", [1, 31, 33, 64, 129, 200])
+def test_top_k_streaming_gives_the_packed_bits(nq, d, monkeypatch):
+    """Few queries stream the corpus (with vdpbf16ps: bfloat16 pairs transposed as 32-bit words); the
+    scores must be those of the packed path and of pairwise_cosine_similarity, bit for bit, through every
+    route: full and partial groups of rows, a last pair with one element, rows whose scale needs a
+    power-of-two factor (tiny and overflowing ones), strided rows, and any thread count."""
+    import swiftsim._pairwise as P
+
+    q, c = rows(100 + nq, (nq, d)), rows(101 + d, (150, d))
+    c[7] = (f64(c[7]) * 1e-25).astype(BF16)  # its scale exceeds √max: a factor
+    c[40] = (f64(c[40]) * 1e30).astype(BF16)  # its squared norm overflows float32: a factor
+    if d > 40:
+        # ±2²⁰ that cancel around small values: the float32 sum, and so the bfloat16 score, depends on the
+        # order of every step (a score rounded to bfloat16 would hide a changed order on ordinary rows)
+        q[0] = 1
+        c[10:30] = (f64(c[10:30]) * 2.0**-4).astype(BF16)
+        c[10:30, 0], c[10:30, 33] = 2.0**20, -(2.0**20)
+    strided = np.repeat(c, 2, axis=0)[::2]  # the same rows, two rows apart
+    p = ops.pairwise_cosine_similarity(q, c)
+    results = []
+    for limit in (1 << 40, 0):  # streaming, then packed
+        monkeypatch.setattr(P, "top_k_stream_queries", limit)
+        for threads in (1, 3):
+            n = swiftsim.get_num_threads()
+            try:
+                swiftsim.set_num_threads(threads)
+                results += [ops.top_k(q, c, k=150), ops.top_k(q, strided, k=150)]
+            finally:
+                swiftsim.set_num_threads(n)
+    for s, i in results:
+        assert np.array_equal(s.view(np.uint16), np.take_along_axis(p, i, 1).view(np.uint16))
+        assert np.array_equal(s.view(np.uint16), results[-1][0].view(np.uint16))
+        assert np.array_equal(i, results[-1][1])
+
+
 def test_top_k_exclude_self_and_merge():
     x = rows(80, (500, 64))
     s, i = ops.top_k(x, x, k=5, exclude_self=True)

@@ -340,6 +340,12 @@ func packPanel<T: SimScalar>(
     }
 }
 
+/// The bits of bfloat16 `x` (its bits) times the power of two `f`: exact, as the factor only moves the
+/// exponent of a row whose values it keeps within range.
+@inline(__always) func scaledBFloat16Bits(_ x: UInt16, _ f: Float) -> UInt16 {
+    f == 1 ? x : bfloat16Bits(Float(bitPattern: UInt32(x) &<< 16) * f)
+}
+
 /// Packs `rows` bfloat16 rows (each multiplied by its power-of-two factor, exactly) as 32-bit words holding
 /// the elements k (low half) and k + 1 (high half; 0 past d), for k even: the word of pair k of row r is at
 /// word ((k / KC)·KC + (k % KC) / 2)·width + r, so each KC block starts where a Float panel's would (the
@@ -352,8 +358,7 @@ func packPairs(
     let words = dst.assumingMemoryBound(to: UInt32.self)
     @inline(__always) func element(_ row: UnsafeRawPointer, _ k: Int, _ f: Float) -> UInt32 {
         if k >= d { return 0 }
-        let x = row.load(fromByteOffset: k &* es, as: UInt16.self)
-        return UInt32(f == 1 ? x : bfloat16Bits(Float(bitPattern: UInt32(x) &<< 16) * f))
+        return UInt32(scaledBFloat16Bits(row.load(fromByteOffset: k &* es, as: UInt16.self), f))
     }
     var k0 = 0
     while k0 < d {

@@ -237,9 +237,10 @@ func topK<T: SimScalar>(
         corpus: RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride)),
         d: rd, k: rk, kept: kept, epsilon: EpsilonFloor<T.Acc>(epsilon), normalize: assumeNormalized == 0,
         exclusions: exclusions, threads: gemmThreads(threads, work: work), interrupt: interrupt, scores: po, indices: indices)
-    // bfloat16 multiplied as pairs (vdpbf16ps) exists in the packed path alone: it runs, so that the scores
+    // bfloat16 multiplied as pairs (vdpbf16ps) streams only through the fused route (at most eight queries),
+    // whose pair products are the packed path's; more queries take the packed path, so that the scores
     // stay those of pairwise_cosine_similarity.
-    return call.run(stream: stream && !pairDotProducts(T.self))
+    return call.run(stream: stream && (!pairDotProducts(T.self) || rq <= min(8, gemmMR)))
 }
 
 /// One top-k call: its operands, its outputs and how it is split.
@@ -260,7 +261,7 @@ struct TopKCall<T: SimScalar> {
     /// Offsets of one worker's pieces in the workspace.
     struct WorkerLayout {
         var scores = 0, indices = 0, counts = 0, thresholds = 0, merge = 0
-        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, dots = 0, corpus = 0, slot = 0
+        var tiles = 0, cScales = 0, cFactors = 0, sums = 0, states = 0, dots = 0, corpus = 0, slot = 0, stage = 0
     }
 
     /// Lays the workspace out, allocates it, then runs the passes of queries through the chosen path
@@ -284,7 +285,8 @@ struct TopKCall<T: SimScalar> {
         let corpusElements = stream ? gemmKC &* blockRows : blockRows &* max(rd, 1)
         guard let panelBytes = checkedProduct(qPass, rd, acc), let heapScoreBytes = checkedProduct(qPass, kept, acc),
             let heapIndexBytes = checkedProduct(qPass, kept, 8), let mergeBytes = checkedProduct(t, kept, pair),
-            let corpusBytes = checkedProduct(corpusElements, acc)
+            let corpusBytes = checkedProduct(corpusElements, acc),
+            let stageBytes = checkedProduct(stream && pairDotProducts(T.self) ? blockRows : 0, rd, 2)
         else { return SSIM_ERR_BAD_SHAPE }
         let qPanelsAt = plan.reserve(panelBytes), qScalesAt = plan.reserve(qPass &* acc)
         let workerAt = (0..<t).map { _ in
@@ -296,7 +298,8 @@ struct TopKCall<T: SimScalar> {
                 states: plan.reserve(stream ? 2 &* blockRows &* MemoryLayout<T.Vec>.stride : 0),
                 dots: plan.reserve(stream ? 8 &* MemoryLayout<T.Vec>.stride : 0),
                 corpus: plan.reserve(corpusBytes),
-                slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0))
+                slot: plan.reserve(stream && !contiguous ? stageChunk &* MemoryLayout<T>.stride : 0),
+                stage: plan.reserve(stageBytes))
         }
         guard let total = plan.total else { return SSIM_ERR_BAD_SHAPE }
         let memory = Workspace(bytes: total)
@@ -395,6 +398,7 @@ struct TopKCall<T: SimScalar> {
             let sums = (base + at.sums).assumingMemoryBound(to: T.Acc.self)
             let states = (base + at.states).assumingMemoryBound(to: T.Vec.self)
             let dots = (base + at.dots).assumingMemoryBound(to: T.Vec.self)
+            let stage = base + at.stage
             let slice = (base + at.corpus).assumingMemoryBound(to: T.Acc.self)
             let slot = contiguous ? nil : base + at.slot
             let sink = sink(heaps[worker], pass)
@@ -443,8 +447,8 @@ struct TopKCall<T: SimScalar> {
                                     ssim_prefetch_l1(rows + w &* corpus.rowStride + pc &* size, corpus.rowStride, Int32(w), kc &* size)
                                 }
                                 fusedDots(
-                                    first: j0, square: h, k0: pc, kc: kc, ahead: ahead, queries, width: lastWidth, dots: dots,
-                                    tiles: tiles, accumulate: pc > 0)
+                                    rows, rowStride: corpus.rowStride, square: h, k0: pc, kc: kc, ahead: ahead, queries,
+                                    width: lastWidth, dots: dots, tiles: tiles, accumulate: pc > 0)
                             } else {
                                 var k = 0
                                 while k &+ w <= kc {
@@ -485,13 +489,29 @@ struct TopKCall<T: SimScalar> {
                         cScales[r] = 0
                         cFactors[r] = 0
                     }
-                    var pc = 0
-                    repeat {
-                        let kc = min(gemmKC, d &- pc)
-                        transposeTail(first: j0, count: count, k0: pc, from: 0, to: kc, width: gs, factors: cFactors, into: slice)
-                        multiply(pc, kc)
-                        pc &+= gemmKC
-                    } while pc < d
+                    if pairDotProducts(T.self) {
+                        // bfloat16 pairs: the group's rows scaled (exactly, as packPairs scales them) into `stage`,
+                        // contiguous, the missing rows zero; then the fused route over them.
+                        let st = stagePairs(first: j0, count: count, rows: gs, factors: cFactors, into: stage)
+                        var pc = 0
+                        repeat {
+                            let kc = min(gemmKC, d &- pc), queries = UnsafePointer(pass.panels + pc &* lastWidth)
+                            for h in 0..<(gs / w) {
+                                fusedDots(
+                                    UnsafeRawPointer(stage) + h &* w &* st, rowStride: st, square: h, k0: pc, kc: kc, ahead: 0,
+                                    queries, width: lastWidth, dots: dots, tiles: tiles, accumulate: pc > 0)
+                            }
+                            pc &+= gemmKC
+                        } while pc < d
+                    } else {
+                        var pc = 0
+                        repeat {
+                            let kc = min(gemmKC, d &- pc)
+                            transposeTail(first: j0, count: count, k0: pc, from: 0, to: kc, width: gs, factors: cFactors, into: slice)
+                            multiply(pc, kc)
+                            pc &+= gemmKC
+                        } while pc < d
+                    }
                 }
                 if wide {
                     for h in 0..<2 where count > h &* nr {
@@ -510,25 +530,51 @@ struct TopKCall<T: SimScalar> {
         }
     }
 
-    /// The products of elements `k0 ..< k0 + kc` of square h (the T.Vec.scalarCount contiguous corpus rows
-    /// from `first` + h · T.Vec.scalarCount) with the pass's one panel of queries (`q`: element k of query
-    /// j at q[k·width + j]), stored (or, `accumulate`, added) into the tiles: the square's lanes are tile
-    /// h / NRV's register h % NRV. Each lane is the micro-kernel's chain: from zero at the block's start,
-    /// one madd per k in order, then added to the tile.
+    /// The products of elements `k0 ..< k0 + kc` of square h (the T.Vec.scalarCount rows from `rows`,
+    /// `rowStride` bytes apart, elements contiguous) with the pass's one panel of queries (`q`: element k
+    /// of query j at q[k·width + j]), stored (or, `accumulate`, added) into the tiles: the square's lanes
+    /// are tile h / NRV's register h % NRV. Each lane is the micro-kernel's chain: from zero at the block's
+    /// start, one madd per k in order (bfloat16 multiplied as pairs: one vdpbf16ps per pair of k, the
+    /// words packPairs makes), then added to the tile.
     @inline(__always)
     func fusedDots(
-        first: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
-        dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
+        _ rows: UnsafeRawPointer, rowStride: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
+        width: Int, dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
     ) {
-        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV, rows = corpus.row(first &+ h &* w)
+        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV, at = rows + k0 &* size
         dots.initialize(repeating: T.Vec(), count: width)
-        squareDots(rows + k0 &* size, squares: kc / w, ahead: ahead, q, width: width, dots)
-        var k = kc / w &* w
-        while k < kc {  // the block's last elements, one by one
-            var x = T.Vec()
-            for r in 0..<w { x[r] = T.widen((rows + r &* corpus.rowStride).load(fromByteOffset: (k0 &+ k) &* size, as: T.self)) }
-            for j in 0..<width { dots[j] = dots[j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
-            k &+= 1
+        if pairDotProducts(T.self) {
+            // Squares of 16 rows × 32 elements: 16 words of pairs per row, transposed as 32-bit lanes.
+            let squares = kc / (2 &* w), a = OpaquePointer(dots), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+            switch width {
+            case 1: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 1, 1, squares, a)
+            case 2: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 2, 2, squares, a)
+            case 4: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 4, 4, squares, a)
+            default: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 8, 8, squares, a)
+            }
+            var k = squares &* 2 &* w
+            while k < kc {  // the block's last pairs (the high half of one past d zero), one by one
+                var x = SIMD16<UInt32>()
+                for r in 0..<w {
+                    let row = at + r &* rowStride
+                    let lo = UInt32(row.loadUnaligned(fromByteOffset: k &* 2, as: UInt16.self))
+                    let hi = k &+ 1 < kc ? UInt32(row.loadUnaligned(fromByteOffset: (k &+ 1) &* 2, as: UInt16.self)) : 0
+                    x[r] = lo | hi &<< 16
+                }
+                let b = unsafeBitCast(x, to: SIMD16<Float>.self), step = k / 2
+                let d16 = UnsafeMutableRawPointer(dots).assumingMemoryBound(to: SIMD16<Float>.self)
+                for j in 0..<width { d16[j] = ssim_dpbf16_f32x16(d16[j], SIMD16<Float>(repeating: p[step &* width &+ j]), b) }
+                k &+= 2
+            }
+        } else {
+            squareDots(at, rowStride: rowStride, squares: kc / w, ahead: ahead, q, width: width, dots)
+            var k = kc / w &* w
+            while k < kc {  // the block's last elements, one by one
+                var x = T.Vec()
+                for r in 0..<w { x[r] = T.widen((at + r &* rowStride).load(fromByteOffset: k &* size, as: T.self)) }
+                for j in 0..<width { dots[j] = dots[j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
+                k &+= 1
+            }
         }
         let tile = tiles + (h / nrv) &* gemmTileVectors
         for j in 0..<width {
@@ -537,16 +583,33 @@ struct TopKCall<T: SimScalar> {
         }
     }
 
+    /// Rows `first ..< first + count` of the bfloat16 corpus, each multiplied by its power-of-two factor
+    /// (exactly, as packPairs does), into `stage` as `rows` contiguous rows of d elements (rows past
+    /// `count` zero). Returns the staged row stride in bytes.
+    func stagePairs(first: Int, count: Int, rows: Int, factors: UnsafePointer<T.Acc>, into stage: UnsafeMutableRawPointer) -> Int {
+        let st = d &* 2, out = stage.assumingMemoryBound(to: UInt16.self)
+        for r in 0..<rows {
+            let row = corpus.row(first &+ r), o = out + r &* d
+            if r >= count {
+                o.initialize(repeating: 0, count: d)
+                continue
+            }
+            let f = Float(factors[r])
+            for k in 0..<d { o[k] = scaledBFloat16Bits(row.load(fromByteOffset: k &* corpus.elemStride, as: UInt16.self), f) }
+        }
+        return st
+    }
+
     /// acc[j] for j < width (1, 2, 4 or 8) advanced over `squares` T.Vec.scalarCount × T.Vec.scalarCount
-    /// squares of corpus elements from `src` (rows corpus.rowStride bytes apart, the squares side by side
+    /// squares of corpus elements from `src` (rows `rs` bytes apart, the squares side by side
     /// along them) with the queries' elements `q`
     /// (element k of query j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
     /// the square widened into registers first for the 16-bit types.
     @inline(__always)
     func squareDots(
-        _ src: UnsafeRawPointer, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int, _ acc: UnsafeMutablePointer<T.Vec>
+        _ src: UnsafeRawPointer, rowStride rs: Int, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
+        _ acc: UnsafeMutablePointer<T.Vec>
     ) {
-        let rs = corpus.rowStride
         if T.self == Double.self {
             let a = OpaquePointer(acc)  // ssim_f64x8 *
             let s = src.assumingMemoryBound(to: Double.self), p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)

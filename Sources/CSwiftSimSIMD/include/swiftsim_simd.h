@@ -249,6 +249,25 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
 #endif
 }
 
+/* ssim_square_dots16_f32 for bfloat16 multiplied as pairs: each square is 16 rows × 32 bfloat16 (64 bytes
+ * of each row), transposed as 32-bit words, so that t[k] holds word k of the 16 rows (elements 2k and
+ * 2k + 1 of the square, low half first); q holds words of query pairs (q[k * q_stride + j]: word k of
+ * query j). acc[j] = ssim_dpbf16_f32x16(acc[j], q's word broadcast, t[k]) for k in order: the bfloat16-pairs
+ * micro-kernel's chain, step for step. */
+SSIM_INLINE void ssim_square_pairdots16_bf16(const void *in, long in_stride, long ahead, const float *q, long q_stride,
+                                             int nq, long squares, ssim_f32x16 *acc) {
+    ssim_f32x16 t[16], a[8];
+    for (int j = 0; j < nq; j++) a[j] = acc[j];
+    for (long s = 0; s < squares; s++, in = (const char *)in + 64, q += 16 * q_stride) {
+        ssim_square16_f32((const float *)in, in_stride, ahead, t);
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 16; k++)
+#pragma clang loop unroll(full)
+            for (int j = 0; j < nq; j++) a[j] = ssim_dpbf16_f32x16(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
+    }
+    for (int j = 0; j < nq; j++) acc[j] = a[j];
+}
+
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
  * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
  * CPU that sees this header through a module may not do). */
