@@ -612,7 +612,7 @@ struct TopKCall<T: SimScalar> {
     ) {
         if T.self == Double.self {
             let a = OpaquePointer(acc)  // ssim_f64x8 *
-            let s = src.assumingMemoryBound(to: Double.self), p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
+            let s = src, p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
             switch width {
             case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, squares, a)
             case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, squares, a)
@@ -623,7 +623,7 @@ struct TopKCall<T: SimScalar> {
         }
         let a = OpaquePointer(acc)  // ssim_f32x16 *
         var p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
-        @inline(__always) func run(_ s: UnsafePointer<Float>, _ stride: Int, _ ahead: Int, _ n: Int) {
+        @inline(__always) func run(_ s: UnsafeRawPointer, _ stride: Int, _ ahead: Int, _ n: Int) {
             switch width {
             case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, n, a)
             case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, n, a)
@@ -632,14 +632,14 @@ struct TopKCall<T: SimScalar> {
             }
         }
         if T.self == Float.self {
-            run(src.assumingMemoryBound(to: Float.self), rs, ahead, squares)
+            run(src, rs, ahead, squares)
         } else {  // Float16, BFloat16: each square widened into registers first
             withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
                 let regs = buffer.baseAddress!, w = T.Vec.scalarCount
                 for sq in 0..<squares {
                     let at = src + sq &* w &* MemoryLayout<T>.stride
                     for r in 0..<w { regs[r] = T.load(at + r &* rs) }
-                    run(UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride, 0, 1)
+                    run(UnsafeRawPointer(regs), MemoryLayout<T.Vec>.stride, 0, 1)
                     p += w &* width
                 }
             }

@@ -134,41 +134,6 @@ SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *o
     for (int k = 0; k < 8; k++) *(ssim_f64x8 *)(out + k * out_stride) = t[k];
 }
 
-/* The dot products of `squares` squares side by side along the rows (each 16 floats on from the last)
- * with `nq` ≤ 8 queries, in registers: for each j < nq, acc[j] advanced by acc[j] = SSIM_MADD(acc[j],
- * q[k * q_stride + j], t[k]) for k = 0, 1, ... in order over the squares' elements (lane r: row r's dot
- * product, the micro-kernels' chain, step for step). `nq` is a constant at every call site and the
- * inner loops unroll fully, so the squares and the sums stay in registers. The streaming top-k kernel
- * runs this in place of a transpose into memory and a multiply from it. */
-SSIM_INLINE void ssim_square_dots16_f32(const float *in, long in_stride, long ahead, const float *q, long q_stride,
-                                        int nq, long squares, ssim_f32x16 *acc) {
-    ssim_f32x16 t[16], a[8];
-    for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all the compiler knows */
-    for (long s = 0; s < squares; s++, in += 16, q += 16 * q_stride) {
-        ssim_square16_f32(in, in_stride, ahead, t);
-#pragma clang loop unroll(full)
-        for (int k = 0; k < 16; k++)
-#pragma clang loop unroll(full)
-            for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
-    }
-    for (int j = 0; j < nq; j++) acc[j] = a[j];
-}
-
-/* ssim_square_dots16_f32 for squares of 8 rows of 8 doubles. */
-SSIM_INLINE void ssim_square_dots8_f64(const double *in, long in_stride, long ahead, const double *q, long q_stride,
-                                       int nq, long squares, ssim_f64x8 *acc) {
-    ssim_f64x8 t[8], a[8];
-    for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all the compiler knows */
-    for (long s = 0; s < squares; s++, in += 8, q += 8 * q_stride) {
-        ssim_square8_f64(in, in_stride, ahead, t);
-#pragma clang loop unroll(full)
-        for (int k = 0; k < 8; k++)
-#pragma clang loop unroll(full)
-            for (int j = 0; j < nq; j++) a[j] = SSIM_MADD(a[j], (ssim_f64x8)(q[k * q_stride + j]), t[k]);
-    }
-    for (int j = 0; j < nq; j++) acc[j] = a[j];
-}
-
 /* Asks for `bytes` bytes from p of `rows` rows (`stride` bytes apart) into L1, one request per 64 bytes (a
  * prefetch never faults). */
 SSIM_INLINE void ssim_prefetch_l1(const void *p, long stride, int rows, long bytes) {
@@ -249,24 +214,34 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
 #endif
 }
 
-/* ssim_square_dots16_f32 for bfloat16 multiplied as pairs: each square is 16 rows × 32 bfloat16 (64 bytes
- * of each row), transposed as 32-bit words, so that t[k] holds word k of the 16 rows (elements 2k and
- * 2k + 1 of the square, low half first); q holds words of query pairs (q[k * q_stride + j]: word k of
- * query j). acc[j] = ssim_dpbf16_f32x16(acc[j], q's word broadcast, t[k]) for k in order: the bfloat16-pairs
- * micro-kernel's chain, step for step. */
-SSIM_INLINE void ssim_square_pairdots16_bf16(const void *in, long in_stride, long ahead, const float *q, long q_stride,
-                                             int nq, long squares, ssim_f32x16 *acc) {
-    ssim_f32x16 t[16], a[8];
-    for (int j = 0; j < nq; j++) a[j] = acc[j];
-    for (long s = 0; s < squares; s++, in = (const char *)in + 64, q += 16 * q_stride) {
-        ssim_square16_f32((const float *)in, in_stride, ahead, t);
-#pragma clang loop unroll(full)
-        for (int k = 0; k < 16; k++)
-#pragma clang loop unroll(full)
-            for (int j = 0; j < nq; j++) a[j] = ssim_dpbf16_f32x16(a[j], (ssim_f32x16)(q[k * q_stride + j]), t[k]);
+/* The dot products of `squares` squares side by side along the rows (each 64 bytes on from the last) with
+ * `nq` ≤ 8 queries, in registers: each square transposed by `square` into t[0 .. n), then for each j < nq,
+ * acc[j] = STEP(acc[j], q[k * q_stride + j] broadcast, t[k]) for k = 0, 1, ... in order over the squares
+ * (lane r: row r's sum, the micro-kernels' chain, step for step). `nq` is a constant at every call site
+ * and the inner loops unroll fully, so the squares and the sums stay in registers. The streaming top-k
+ * kernel runs these in place of a transpose into memory and a multiply from it:
+ *   ssim_square_dots16_f32       16 rows × 16 floats per square, STEP SSIM_MADD;
+ *   ssim_square_dots8_f64        8 rows × 8 doubles, SSIM_MADD;
+ *   ssim_square_pairdots16_bf16  16 rows × 32 bfloat16 read as 32-bit words (elements 2k and 2k + 1 of
+ *                                the square in word k, low half first: the words packPairs makes), q holding
+ *                                words of query pairs, STEP ssim_dpbf16_f32x16 (the bfloat16-pairs
+ *                                micro-kernel's chain). */
+#define SSIM_SQUARE_DOTS(name, elem, vec, n, square, STEP)                                                   \
+    SSIM_INLINE void name(const void *in, long in_stride, long ahead, const elem *q, long q_stride, int nq,      \
+                          long squares, vec *acc) {                                                          \
+        vec t[n], a[8];                                                                                      \
+        for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all one knows */     \
+        for (long s = 0; s < squares; s++, in = (const char *)in + 64, q += n * q_stride) {                  \
+            square((const elem *)in, in_stride, ahead, t);                                                   \
+            _Pragma("clang loop unroll(full)") for (int k = 0; k < n; k++)                                   \
+                _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++)                              \
+                    a[j] = STEP(a[j], (vec)(q[k * q_stride + j]), t[k]);                                     \
+        }                                                                                                    \
+        for (int j = 0; j < nq; j++) acc[j] = a[j];                                                          \
     }
-    for (int j = 0; j < nq; j++) acc[j] = a[j];
-}
+SSIM_SQUARE_DOTS(ssim_square_dots16_f32, float, ssim_f32x16, 16, ssim_square16_f32, SSIM_MADD)
+SSIM_SQUARE_DOTS(ssim_square_dots8_f64, double, ssim_f64x8, 8, ssim_square8_f64, SSIM_MADD)
+SSIM_SQUARE_DOTS(ssim_square_pairdots16_bf16, float, ssim_f32x16, 16, ssim_square16_f32, ssim_dpbf16_f32x16)
 
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
  * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
