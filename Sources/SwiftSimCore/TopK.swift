@@ -600,10 +600,10 @@ struct TopKCall<T: SimScalar> {
         return st
     }
 
-    /// acc[j] for j < width (1, 2, 4 or 8) advanced over `squares` T.Vec.scalarCount × T.Vec.scalarCount
-    /// squares of corpus elements from `src` (rows `rs` bytes apart, the squares side by side
-    /// along them) with the queries' elements `q`
-    /// (element k of query j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
+    /// acc[j] for j < width (a narrow tile's 1, 2, 4 or 8, or 6: the whole tile of a 6-row target) advanced
+    /// over `squares` T.Vec.scalarCount × T.Vec.scalarCount squares of corpus elements from `src` (rows `rs`
+    /// bytes apart, the squares side by side along them) with the queries' elements `q` (element k of query
+    /// j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
     /// the square widened into registers first for the 16-bit types.
     @inline(__always)
     func squareDots(
@@ -617,6 +617,7 @@ struct TopKCall<T: SimScalar> {
             case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, squares, a)
             case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, squares, a)
             case 4: ssim_square_dots8_f64(s, rs, ahead, p, 4, 4, squares, a)
+            case 6: ssim_square_dots8_f64(s, rs, ahead, p, 6, 6, squares, a)
             default: ssim_square_dots8_f64(s, rs, ahead, p, 8, 8, squares, a)
             }
             return
@@ -628,6 +629,7 @@ struct TopKCall<T: SimScalar> {
             case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, n, a)
             case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, n, a)
             case 4: ssim_square_dots16_f32(s, stride, ahead, p, 4, 4, n, a)
+            case 6: ssim_square_dots16_f32(s, stride, ahead, p, 6, 6, n, a)
             default: ssim_square_dots16_f32(s, stride, ahead, p, 8, 8, n, a)
             }
         }
