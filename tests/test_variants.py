@@ -48,6 +48,26 @@ for dtype in ("float16", "float32", "float64"):
             float(np.max(np.abs(norm - b64 * rb[:, None]))) / (tol * scale),
             float(np.max(np.abs(da - ref_da) / np.maximum(ra[:, None], 1.0))) / (16 * tol * scale),
         ]
+# top_k through both paths (streaming: the fused route up to 8 queries, the slice route above; packed) on
+# this build's tile shapes: every score bitwise pairwise_cosine_similarity's, the same order either way
+import swiftsim._pairwise as P
+
+report["top_k_mismatches"] = []
+for dtype in ("float16", "float32", "float64"):
+    for nq in (1, 3, 5, 6, 8, 13):
+        for d in (1, 33, 200):
+            q = rng.standard_normal((nq, d)).astype(dtype)
+            c = rng.standard_normal((150, d)).astype(dtype)
+            p = ops.pairwise_cosine_similarity(q, c)
+            got = []
+            for limit in (1 << 40, 0):
+                P.top_k_stream_queries = limit
+                s, i = ops.top_k(q, c, 150)
+                got.append(i)
+                if not np.array_equal(s, np.take_along_axis(p, i, 1)):
+                    report["top_k_mismatches"].append(f"{dtype} q{nq} d{d} limit {limit}: scores")
+            if not np.array_equal(got[0], got[1]):
+                report["top_k_mismatches"].append(f"{dtype} q{nq} d{d}: order")
 print(json.dumps(report))
 """
 
@@ -61,6 +81,7 @@ def test_variant_matches_reference(variant):
     assert report["variant"] == variant
     worst = {case: max(ratios) for case, ratios in report["errors"].items()}
     assert all(r <= 1.0 for r in worst.values()), worst
+    assert report["top_k_mismatches"] == []
 
 
 def test_every_x86_64_level_is_built_and_usable_here():
