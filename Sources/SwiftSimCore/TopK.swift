@@ -545,13 +545,8 @@ struct TopKCall<T: SimScalar> {
         dots.initialize(repeating: T.Vec(), count: width)
         if pairDotProducts(T.self) {
             // Squares of 16 rows × 32 elements: 16 words of pairs per row, transposed as 32-bit lanes.
-            let squares = kc / (2 &* w), a = OpaquePointer(dots), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
-            switch width {
-            case 1: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 1, 1, squares, a)
-            case 2: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 2, 2, squares, a)
-            case 4: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 4, 4, squares, a)
-            default: ssim_square_pairdots16_bf16(at, rowStride, ahead, p, 8, 8, squares, a)
-            }
+            let squares = kc / (2 &* w), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+            ssim_square_pairdots16_bf16(at, rowStride, ahead, p, width, Int32(width), squares, OpaquePointer(dots))
             var k = squares &* 2 &* w
             while k < kc {  // the block's last pairs (the high half of one past d zero), one by one
                 var x = SIMD16<UInt32>()
@@ -610,38 +605,22 @@ struct TopKCall<T: SimScalar> {
         _ src: UnsafeRawPointer, rowStride rs: Int, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
         _ acc: UnsafeMutablePointer<T.Vec>
     ) {
+        let a = OpaquePointer(acc)  // ssim_f32x16 * or ssim_f64x8 *
         if T.self == Double.self {
-            let a = OpaquePointer(acc)  // ssim_f64x8 *
-            let s = src, p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
-            switch width {
-            case 1: ssim_square_dots8_f64(s, rs, ahead, p, 1, 1, squares, a)
-            case 2: ssim_square_dots8_f64(s, rs, ahead, p, 2, 2, squares, a)
-            case 4: ssim_square_dots8_f64(s, rs, ahead, p, 4, 4, squares, a)
-            case 6: ssim_square_dots8_f64(s, rs, ahead, p, 6, 6, squares, a)
-            default: ssim_square_dots8_f64(s, rs, ahead, p, 8, 8, squares, a)
-            }
+            let p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
+            ssim_square_dots8_f64(src, rs, ahead, p, width, Int32(width), squares, a)
             return
         }
-        let a = OpaquePointer(acc)  // ssim_f32x16 *
         var p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
-        @inline(__always) func run(_ s: UnsafeRawPointer, _ stride: Int, _ ahead: Int, _ n: Int) {
-            switch width {
-            case 1: ssim_square_dots16_f32(s, stride, ahead, p, 1, 1, n, a)
-            case 2: ssim_square_dots16_f32(s, stride, ahead, p, 2, 2, n, a)
-            case 4: ssim_square_dots16_f32(s, stride, ahead, p, 4, 4, n, a)
-            case 6: ssim_square_dots16_f32(s, stride, ahead, p, 6, 6, n, a)
-            default: ssim_square_dots16_f32(s, stride, ahead, p, 8, 8, n, a)
-            }
-        }
         if T.self == Float.self {
-            run(src, rs, ahead, squares)
+            ssim_square_dots16_f32(src, rs, ahead, p, width, Int32(width), squares, a)
         } else {  // Float16, BFloat16: each square widened into registers first
             withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
                 let regs = buffer.baseAddress!, w = T.Vec.scalarCount
                 for sq in 0..<squares {
                     let at = src + sq &* w &* MemoryLayout<T>.stride
                     for r in 0..<w { regs[r] = T.load(at + r &* rs) }
-                    run(UnsafeRawPointer(regs), MemoryLayout<T.Vec>.stride, 0, 1)
+                    ssim_square_dots16_f32(UnsafeRawPointer(regs), MemoryLayout<T.Vec>.stride, 0, p, width, Int32(width), 1, a)
                     p += w &* width
                 }
             }

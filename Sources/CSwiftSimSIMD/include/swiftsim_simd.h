@@ -217,9 +217,10 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
 /* The dot products of `squares` squares side by side along the rows (each 64 bytes on from the last) with
  * `nq` ≤ 8 queries, in registers: each square transposed by `square` into t[0 .. n), then for each j < nq,
  * acc[j] = STEP(acc[j], q[k * q_stride + j] broadcast, t[k]) for k = 0, 1, ... in order over the squares
- * (lane r: row r's sum, the micro-kernels' chain, step for step). `nq` is a constant at every call site
- * and the inner loops unroll fully, so the squares and the sums stay in registers. The streaming top-k
- * kernel runs these in place of a transpose into memory and a multiply from it:
+ * (lane r: row r's sum, the micro-kernels' chain, step for step). `nq` is a narrow tile's width (1, 2, 4,
+ * 6 or 8): each has its own body (name##_body with a constant nq), whose inner loops unroll fully, so the
+ * squares and the sums stay in registers. The streaming top-k kernel runs these in place of a transpose
+ * into memory and a multiply from it:
  *   ssim_square_dots16_f32       16 rows × 16 floats per square, STEP SSIM_MADD;
  *   ssim_square_dots8_f64        8 rows × 8 doubles, SSIM_MADD;
  *   ssim_square_pairdots16_bf16  16 rows × 32 bfloat16 read as 32-bit words (elements 2k and 2k + 1 of
@@ -227,8 +228,8 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
  *                                words of query pairs, STEP ssim_dpbf16_f32x16 (the bfloat16-pairs
  *                                micro-kernel's chain). */
 #define SSIM_SQUARE_DOTS(name, elem, vec, n, square, STEP)                                                   \
-    SSIM_INLINE void name(const void *in, long in_stride, long ahead, const elem *q, long q_stride, int nq,      \
-                          long squares, vec *acc) {                                                          \
+    SSIM_INLINE void name##_body(const void *in, long in_stride, long ahead, const elem *q, long q_stride,      \
+                                 int nq, long squares, vec *acc) {                                           \
         vec t[n], a[8];                                                                                      \
         for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all one knows */     \
         for (long s = 0; s < squares; s++, in = (const char *)in + 64, q += n * q_stride) {                  \
@@ -238,6 +239,16 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
                     a[j] = STEP(a[j], (vec)(q[k * q_stride + j]), t[k]);                                     \
         }                                                                                                    \
         for (int j = 0; j < nq; j++) acc[j] = a[j];                                                          \
+    }                                                                                                        \
+    SSIM_INLINE void name(const void *in, long in_stride, long ahead, const elem *q, long q_stride, int nq,      \
+                          long squares, vec *acc) {                                                          \
+        switch (nq) {                                                                                        \
+        case 1: name##_body(in, in_stride, ahead, q, q_stride, 1, squares, acc); break;                      \
+        case 2: name##_body(in, in_stride, ahead, q, q_stride, 2, squares, acc); break;                      \
+        case 4: name##_body(in, in_stride, ahead, q, q_stride, 4, squares, acc); break;                      \
+        case 6: name##_body(in, in_stride, ahead, q, q_stride, 6, squares, acc); break;                      \
+        default: name##_body(in, in_stride, ahead, q, q_stride, 8, squares, acc); break;                     \
+        }                                                                                                    \
     }
 SSIM_SQUARE_DOTS(ssim_square_dots16_f32, float, ssim_f32x16, 16, ssim_square16_f32, SSIM_MADD)
 SSIM_SQUARE_DOTS(ssim_square_dots8_f64, double, ssim_f64x8, 8, ssim_square8_f64, SSIM_MADD)
