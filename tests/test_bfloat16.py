@@ -221,13 +221,14 @@ def test_top_k_scores_are_pairwise_bits(nq):
     assert np.array_equal(s2.view(np.uint16), np.take_along_axis(p, i2, 1).view(np.uint16))
 
 
-@pytest.mark.parametrize("nq", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("nq", [1, 2, 3, 5, 8, 9, 13, 25])
 @pytest.mark.parametrize("d", [1, 31, 33, 64, 129, 200])
 def test_top_k_streaming_gives_the_packed_bits(nq, d, monkeypatch):
-    """Few queries stream the corpus (with vdpbf16ps: bfloat16 pairs transposed as 32-bit words); the
-    scores must be those of the packed path and of pairwise_cosine_similarity, bit for bit, through every
-    route: full and partial groups of rows, a last pair with one element, rows whose scale needs a
-    power-of-two factor (tiny and overflowing ones), strided rows, and any thread count."""
+    """Up to 256 queries stream the corpus (with vdpbf16ps: bfloat16 pairs transposed as 32-bit words,
+    multiplied in registers for at most eight queries, through a slice of words and full micro-kernel
+    tiles beyond); the scores must be those of the packed path and of pairwise_cosine_similarity, bit for
+    bit, through every route: full and partial groups of rows, a last pair with one element, rows whose
+    scale needs a power-of-two factor (tiny and overflowing ones), strided rows, and any thread count."""
     import swiftsim._pairwise as P
 
     q, c = rows(100 + nq, (nq, d)), rows(101 + d, (150, d))

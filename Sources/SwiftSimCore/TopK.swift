@@ -10,7 +10,9 @@
 //     transposed, 128 elements at a time, into an L1 slice laid out [k][NR] (16 × 16 in-register
 //     transposes, Sources/CSwiftSimSIMD) that every query panel is multiplied with (a narrow tile for
 //     the last few queries: Gemm.swift's narrowKernel); with at most eight queries, each transposed
-//     square is multiplied in registers instead, with the same chains. No packed copy of the corpus is
+//     square is multiplied in registers instead, with the same chains. bfloat16 multiplied as pairs
+//     (vdpbf16ps) is transposed as 32-bit words of pairs, the words packPairs makes, and multiplied by
+//     full micro-kernel tiles (or, up to eight queries, in registers). No packed copy of the corpus is
 //     made and its norms cost no second read from memory.
 //   - Packed (many queries: `packedPass`). Blocks of corpus panels are packed as Pairwise.swift packs Y
 //     and every query panel runs over them: the packing is amortised over the queries.
@@ -237,10 +239,7 @@ func topK<T: SimScalar>(
         corpus: RowMatrix(base: UnsafeRawPointer(corpus), rows: rn, rowStride: Int(cRowStride), elemStride: Int(cElemStride)),
         d: rd, k: rk, kept: kept, epsilon: EpsilonFloor<T.Acc>(epsilon), normalize: assumeNormalized == 0,
         exclusions: exclusions, threads: gemmThreads(threads, work: work), interrupt: interrupt, scores: po, indices: indices)
-    // bfloat16 multiplied as pairs (vdpbf16ps) streams only through the fused route (at most eight queries),
-    // whose pair products are the packed path's; more queries take the packed path, so that the scores
-    // stay those of pairwise_cosine_similarity.
-    return call.run(stream: stream && (!pairDotProducts(T.self) || rq <= min(8, gemmMR)))
+    return call.run(stream: stream)
 }
 
 /// One top-k call: its operands, its outputs and how it is split.
@@ -377,13 +376,16 @@ struct TopKCall<T: SimScalar> {
     /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
     /// take the general route directly.
     func streamPass(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
-        let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr
-        let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
-        packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
-        let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
+        let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr, pairs = pairDotProducts(T.self)
+        let narrow = narrowWidth(pass.rows &- (panels &- 1) &* mr)
         // One panel of at most eight queries: the fast route multiplies each transposed square in registers
         // (squareDots) instead of through the slice, whose stores would bound it.
-        let fused = panels == 1 && lastWidth <= 8
+        let fused = panels == 1 && narrow <= 8
+        // bfloat16 pairs through the slice: every panel is a full micro-kernel tile (the last padded with
+        // zero rows), the slice holding the words packPairs makes (transposePairs).
+        let lastWidth = pairs && !fused ? mr : narrow
+        packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
+        let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
         let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
         let groups = (corpus.rows &+ gs &- 1) / gs
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
@@ -408,6 +410,12 @@ struct TopKCall<T: SimScalar> {
                     wideKernel(
                         rows: lastWidth, UnsafePointer(pass.panels + pc &* lastWidth), UnsafePointer(slice), kc, tiles,
                         accumulate: pc > 0)
+                } else if pairs {
+                    for p in 0..<panels {
+                        microKernel(
+                            UnsafePointer(pass.panels + p &* mr &* d + pc &* mr), UnsafePointer(slice), kc,
+                            tiles + p &* gemmTileVectors, accumulate: pc > 0, pairs: true)
+                    }
                 } else {
                     for p in 0..<panels {
                         let pw = p == panels &- 1 ? lastWidth : mr
@@ -449,6 +457,9 @@ struct TopKCall<T: SimScalar> {
                                 fusedDots(
                                     rows, rowStride: corpus.rowStride, square: h, k0: pc, kc: kc, ahead: ahead, queries,
                                     width: lastWidth, dots: dots, tiles: tiles, accumulate: pc > 0)
+                            } else if pairs {
+                                transposePairs(
+                                    rows, rowStride: corpus.rowStride, k0: pc, kc: kc, column: h &* w, width: gs, ahead: ahead, into: slice)
                             } else {
                                 var k = 0
                                 while k &+ w <= kc {
@@ -459,7 +470,10 @@ struct TopKCall<T: SimScalar> {
                             }
                         }
                         if !fused {
-                            transposeTail(first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
+                            if !pairs {
+                                transposeTail(
+                                    first: j0, count: count, k0: pc, from: kc / w &* w, to: kc, width: gs, factors: nil, into: slice)
+                            }
                             multiply(pc, kc)
                         }
                         pc &+= gemmKC
@@ -489,18 +503,24 @@ struct TopKCall<T: SimScalar> {
                         cScales[r] = 0
                         cFactors[r] = 0
                     }
-                    if pairDotProducts(T.self) {
+                    if pairs {
                         // bfloat16 pairs: the group's rows scaled (exactly, as packPairs scales them) into `stage`,
-                        // contiguous, the missing rows zero; then the fused route over them.
+                        // contiguous, the missing rows zero; then the fast route's products over them.
                         let st = stagePairs(first: j0, count: count, rows: gs, factors: cFactors, into: stage)
                         var pc = 0
                         repeat {
                             let kc = min(gemmKC, d &- pc), queries = UnsafePointer(pass.panels + pc &* lastWidth)
                             for h in 0..<(gs / w) {
-                                fusedDots(
-                                    UnsafeRawPointer(stage) + h &* w &* st, rowStride: st, square: h, k0: pc, kc: kc, ahead: 0,
-                                    queries, width: lastWidth, dots: dots, tiles: tiles, accumulate: pc > 0)
+                                let rows = UnsafeRawPointer(stage) + h &* w &* st
+                                if fused {
+                                    fusedDots(
+                                        rows, rowStride: st, square: h, k0: pc, kc: kc, ahead: 0, queries, width: lastWidth,
+                                        dots: dots, tiles: tiles, accumulate: pc > 0)
+                                } else {
+                                    transposePairs(rows, rowStride: st, k0: pc, kc: kc, column: h &* w, width: gs, ahead: 0, into: slice)
+                                }
                             }
+                            if !fused { multiply(pc, kc) }
                             pc &+= gemmKC
                         } while pc < d
                     } else {
@@ -698,6 +718,32 @@ struct TopKCall<T: SimScalar> {
                     UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride,
                     o.assumingMemoryBound(to: Float.self), outStride, 0)
             }
+        }
+    }
+
+    /// Elements `k0 ..< k0 + kc` of the 16 bfloat16 rows from `rows` (`rowStride` bytes apart, elements
+    /// contiguous) into columns `column ..< column + 16` of `slice` (words, `width` per pair step) as the
+    /// words packPairs makes: squares of 16 rows × 32 elements transposed as 32-bit lanes, then the block's
+    /// last pairs (the high half of one past the block zero) one by one.
+    @inline(__always)
+    func transposePairs(
+        _ rows: UnsafeRawPointer, rowStride: Int, k0: Int, kc: Int, column: Int, width: Int, ahead: Int,
+        into slice: UnsafeMutablePointer<T.Acc>
+    ) {
+        let w = 16, at = rows + k0 &* 2, squares = kc / (2 &* w)
+        let out = UnsafeMutableRawPointer(slice).assumingMemoryBound(to: Float.self) + column
+        for s in 0..<squares { ssim_transpose16_f32(at + s &* 4 &* w, rowStride, out + s &* w &* width, width, ahead) }
+        let words = UnsafeMutableRawPointer(out).assumingMemoryBound(to: UInt32.self)
+        var k = squares &* 2 &* w
+        while k < kc {
+            let dst = words + k / 2 &* width
+            for r in 0..<w {
+                let row = at + r &* rowStride
+                let lo = UInt32(row.loadUnaligned(fromByteOffset: k &* 2, as: UInt16.self))
+                let hi = k &+ 1 < kc ? UInt32(row.loadUnaligned(fromByteOffset: (k &+ 1) &* 2, as: UInt16.self)) : 0
+                dst[r] = lo | hi &<< 16
+            }
+            k &+= 2
         }
     }
 

@@ -120,10 +120,11 @@ SSIM_INLINE void ssim_square8_f64(const double *in, long in_stride, long ahead, 
 
 /* The square transposed into memory: out[k * out_stride + r] = row r's element k (out_stride in floats, a
  * multiple of 16; out 64-byte aligned). The top-k streaming kernel (TopK.swift) turns 16 corpus rows into
- * one register per k this way, so that each lane's dot product is an FMA chain in k order. */
-SSIM_INLINE void ssim_transpose16_f32(const float *in, long in_stride, float *out, long out_stride, long ahead) {
+ * one register per k this way, so that each lane's dot product is an FMA chain in k order; bfloat16 rows
+ * go through it as 32-bit words of pairs (any alignment, like the square's). */
+SSIM_INLINE void ssim_transpose16_f32(const void *in, long in_stride, float *out, long out_stride, long ahead) {
     ssim_f32x16 t[16];
-    ssim_square16_f32(in, in_stride, ahead, t);
+    ssim_square16_f32((const float *)in, in_stride, ahead, t);
     for (int k = 0; k < 16; k++) *(ssim_f32x16 *)(out + k * out_stride) = t[k];
 }
 
