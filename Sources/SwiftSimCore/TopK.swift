@@ -377,13 +377,10 @@ struct TopKCall<T: SimScalar> {
     /// take the general route directly.
     func streamPass(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
         let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr, pairs = pairDotProducts(T.self)
-        let narrow = narrowWidth(pass.rows &- (panels &- 1) &* mr)
+        let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
         // One panel of at most eight queries: the fast route multiplies each transposed square in registers
         // (squareDots) instead of through the slice, whose stores would bound it.
-        let fused = panels == 1 && narrow <= 8
-        // bfloat16 pairs through the slice: every panel is a full micro-kernel tile (the last padded with
-        // zero rows), the slice holding the words packPairs makes (transposePairs).
-        let lastWidth = pairs && !fused ? mr : narrow
+        let fused = panels == 1 && lastWidth <= 8
         packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
         let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
         let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
@@ -411,10 +408,18 @@ struct TopKCall<T: SimScalar> {
                         rows: lastWidth, UnsafePointer(pass.panels + pc &* lastWidth), UnsafePointer(slice), kc, tiles,
                         accumulate: pc > 0)
                 } else if pairs {
+                    // bfloat16 pairs: the slice holds the words packPairs makes (transposePairs); full panels
+                    // run the micro-kernel, the last one a tile of its width.
                     for p in 0..<panels {
-                        microKernel(
-                            UnsafePointer(pass.panels + p &* mr &* d + pc &* mr), UnsafePointer(slice), kc,
-                            tiles + p &* gemmTileVectors, accumulate: pc > 0, pairs: true)
+                        let pw = p == panels &- 1 ? lastWidth : mr, a = pass.panels + p &* mr &* d + pc &* pw
+                        let tile = tiles + p &* gemmTileVectors
+                        if pw == mr {
+                            microKernel(UnsafePointer(a), UnsafePointer(slice), kc, tile, accumulate: pc > 0, pairs: true)
+                        } else {
+                            ssim_pairs_tile(
+                                UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), Int32(pw), slice, (kc &+ 1) / 2,
+                                OpaquePointer(tile), pc > 0 ? 1 : 0)
+                        }
                     }
                 } else {
                     for p in 0..<panels {

@@ -255,6 +255,36 @@ SSIM_SQUARE_DOTS(ssim_square_dots16_f32, float, ssim_f32x16, 16, ssim_square16_f
 SSIM_SQUARE_DOTS(ssim_square_dots8_f64, double, ssim_f64x8, 8, ssim_square8_f64, SSIM_MADD)
 SSIM_SQUARE_DOTS(ssim_square_pairdots16_bf16, float, ssim_f32x16, 16, ssim_square16_f32, ssim_dpbf16_f32x16)
 
+/* A tile of nq (1, 2, 4 or 8) rows × 2 registers of bfloat16 pairs: the bfloat16-pairs micro-kernel's
+ * chains (from zero, one ssim_dpbf16_f32x16 per pair step, then stored to c[j * 2 + v] or, `accumulate`,
+ * added to it) for fewer query rows. q: words of query pairs, nq per step; b: two registers of corpus
+ * words per step (64-byte aligned). The top-k kernel's last query panel runs through it. */
+SSIM_INLINE void ssim_pairs_tile_body(const float *q, int nq, const void *b, long steps, ssim_f32x16 *c,
+                                      int accumulate) {
+    ssim_f32x16 a[8][2];
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) a[j][0] = a[j][1] = (ssim_f32x16){};
+    for (long s = 0; s < steps; s++, q += nq, b = (const char *)b + 128) {
+        ssim_f32x16 b0 = ((const ssim_f32x16 *)b)[0], b1 = ((const ssim_f32x16 *)b)[1];
+        _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) {
+            ssim_f32x16 x = (ssim_f32x16){} + q[j];
+            a[j][0] = ssim_dpbf16_f32x16(a[j][0], x, b0);
+            a[j][1] = ssim_dpbf16_f32x16(a[j][1], x, b1);
+        }
+    }
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) {
+        c[2 * j] = accumulate ? c[2 * j] + a[j][0] : a[j][0];
+        c[2 * j + 1] = accumulate ? c[2 * j + 1] + a[j][1] : a[j][1];
+    }
+}
+SSIM_INLINE void ssim_pairs_tile(const float *q, int nq, const void *b, long steps, ssim_f32x16 *c, int accumulate) {
+    switch (nq) {
+    case 1: ssim_pairs_tile_body(q, 1, b, steps, c, accumulate); break;
+    case 2: ssim_pairs_tile_body(q, 2, b, steps, c, accumulate); break;
+    case 4: ssim_pairs_tile_body(q, 4, b, steps, c, accumulate); break;
+    default: ssim_pairs_tile_body(q, 8, b, steps, c, accumulate); break;
+    }
+}
+
 /* The lane sum of one register is lane 0 of ssim_hsum3_*(x, x, x) (taken in Scalar.swift: a call
  * between these inline functions would pass 512-bit vectors, which a C file compiled for the baseline
  * CPU that sees this header through a module may not do). */
