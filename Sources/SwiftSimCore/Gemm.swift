@@ -166,14 +166,20 @@ func rowScale<T: SimScalar>(
 /// Advances the sumSquares states of four contiguous rows (`rowStride` bytes apart; two registers per
 /// row in `state`, row after row) over the pairs of registers starting at the elements of `pairs`, then
 /// one register at element `single` (when ≥ 0): SumSquaresState's own operations, chunk by chunk, the four
-/// rows in lockstep so that their eight FMA chains overlap.
+/// rows in lockstep so that their eight FMA chains overlap. With `fresh`, the states start from zero (the
+/// first chunk) instead of being read.
 @inline(__always)
 func sumSquaresStep4<T: SimScalar>(
-    _ row: UnsafeRawPointer, rowStride: Int, pairs: Range<Int>, single: Int, state: UnsafeMutablePointer<T.Vec>, _: T.Type
+    _ row: UnsafeRawPointer, rowStride: Int, pairs: Range<Int>, single: Int, state: UnsafeMutablePointer<T.Vec>, fresh: Bool,
+    _: T.Type
 ) {
     let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, step = w &* size
     let p0 = row, p1 = row + rowStride, p2 = row + 2 &* rowStride, p3 = row + 3 &* rowStride
-    var a0 = state[0], a1 = state[1], b0 = state[2], b1 = state[3], c0 = state[4], c1 = state[5], e0 = state[6], e1 = state[7]
+    var a0 = T.Vec(), a1 = T.Vec(), b0 = T.Vec(), b1 = T.Vec(), c0 = T.Vec(), c1 = T.Vec(), e0 = T.Vec(), e1 = T.Vec()
+    if !fresh {
+        a0 = state[0]; a1 = state[1]; b0 = state[2]; b1 = state[3]
+        c0 = state[4]; c1 = state[5]; e0 = state[6]; e1 = state[7]
+    }
     var i = pairs.lowerBound
     while i < pairs.upperBound {
         let o = i &* size

@@ -440,7 +440,6 @@ struct TopKCall<T: SimScalar> {
                     let ahead = g &+ aheadGroups < groups ? aheadGroups &* gs &* corpus.rowStride : 0
                     // The norms' pass runs with assume_normalized too (its result unused): it is the rows'
                     // first, sequential, read, which the transposes would otherwise make in a worse order.
-                    states.initialize(repeating: T.Vec(), count: 2 &* gs)
                     var pc = 0
                     repeat {
                         let kc = min(gemmKC, d &- pc), queries = UnsafePointer(pass.panels + pc &* lastWidth)
@@ -451,7 +450,7 @@ struct TopKCall<T: SimScalar> {
                                 sumSquaresStep4(
                                     rows + r &* corpus.rowStride, rowStride: corpus.rowStride, pairs: pc..<max(pc, end),
                                     single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
-                                    state: states + 2 &* (h &* w &+ r), T.self)
+                                    state: states + 2 &* (h &* w &+ r), fresh: pc == 0, T.self)
                             }
                             if fused {
                                 // The next square's block (the next group's first, past the last) into L1 while this
