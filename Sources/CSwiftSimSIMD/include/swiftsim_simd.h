@@ -266,7 +266,7 @@ SSIM_INLINE void ssim_pairs_tile_body(const float *q, int nq, const void *b, lon
     for (long s = 0; s < steps; s++, q += nq, b = (const char *)b + 128) {
         ssim_f32x16 b0 = ((const ssim_f32x16 *)b)[0], b1 = ((const ssim_f32x16 *)b)[1];
         _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) {
-            ssim_f32x16 x = (ssim_f32x16){} + q[j];
+            ssim_f32x16 x = (ssim_f32x16)(q[j]); /* a splat: the bits of the word, unchanged */
             a[j][0] = ssim_dpbf16_f32x16(a[j][0], x, b0);
             a[j][1] = ssim_dpbf16_f32x16(a[j][1], x, b1);
         }
