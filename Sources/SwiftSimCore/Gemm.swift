@@ -173,7 +173,7 @@ func sumSquaresStep4<T: SimScalar>(
     _ row: UnsafeRawPointer, rowStride: Int, pairs: Range<Int>, single: Int, state: UnsafeMutablePointer<T.Vec>, fresh: Bool,
     _: T.Type
 ) {
-    let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, step = w &* size
+    let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
     let p0 = row, p1 = row + rowStride, p2 = row + 2 &* rowStride, p3 = row + 3 &* rowStride
     var a0 = T.Vec(), a1 = T.Vec(), b0 = T.Vec(), b1 = T.Vec(), c0 = T.Vec(), c1 = T.Vec(), e0 = T.Vec(), e1 = T.Vec()
     if !fresh {
@@ -183,13 +183,13 @@ func sumSquaresStep4<T: SimScalar>(
     var i = pairs.lowerBound
     while i < pairs.upperBound {
         let o = i &* size
-        var x = T.load(p0 + o), y = T.load(p0 + (o &+ step))
+        var (x, y) = T.loadPair(p0 + o)
         a0 = a0.madd(x, x); a1 = a1.madd(y, y)
-        x = T.load(p1 + o); y = T.load(p1 + (o &+ step))
+        (x, y) = T.loadPair(p1 + o)
         b0 = b0.madd(x, x); b1 = b1.madd(y, y)
-        x = T.load(p2 + o); y = T.load(p2 + (o &+ step))
+        (x, y) = T.loadPair(p2 + o)
         c0 = c0.madd(x, x); c1 = c1.madd(y, y)
-        x = T.load(p3 + o); y = T.load(p3 + (o &+ step))
+        (x, y) = T.loadPair(p3 + o)
         e0 = e0.madd(x, x); e1 = e1.madd(y, y)
         i &+= 2 &* w
     }

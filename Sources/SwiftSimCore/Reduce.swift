@@ -94,7 +94,7 @@ struct SumSquaresState<T: SimScalar> {
         var i = 0
         var p = x
         while i &+ 2 &* w <= d {
-            let v0 = T.load(p), v1 = T.load(p + step)
+            let (v0, v1) = T.loadPair(p)
             s0 = s0.madd(v0, v0); s1 = s1.madd(v1, v1)
             i &+= 2 &* w; p += 2 &* step
         }

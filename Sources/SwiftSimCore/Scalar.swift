@@ -15,6 +15,10 @@ public protocol SimScalar: BinaryFloatingPoint, SIMDScalar, Codable, SendableMet
 
     /// Loads `Vec.scalarCount` consecutive elements (no alignment needed), widened to `Acc`.
     static func load(_ p: UnsafeRawPointer) -> Vec
+    /// Loads `2 · Vec.scalarCount` consecutive elements into two registers, in the order the type loads
+    /// fastest: the first and the second half (`load` twice), or for BFloat16 the even and the odd
+    /// elements. For sums whose lanes need no particular element, such as sums of squares.
+    static func loadPair(_ p: UnsafeRawPointer) -> (Vec, Vec)
     /// Stores `Vec.scalarCount` consecutive elements, narrowed from `Acc` (round to nearest even).
     static func store(_ v: Vec, _ p: UnsafeMutableRawPointer)
     /// Sums the lanes of `v` as a fixed tree (halves, then adjacent lanes).
@@ -26,6 +30,12 @@ public protocol SimScalar: BinaryFloatingPoint, SIMDScalar, Codable, SendableMet
     static func widen(_ x: Self) -> Acc
     /// Narrows one accumulator value (round to nearest even).
     static func narrow(_ x: Acc) -> Self
+}
+
+extension SimScalar {
+    @inline(__always) public static func loadPair(_ p: UnsafeRawPointer) -> (Vec, Vec) {
+        (load(p), load(p + Vec.scalarCount &* MemoryLayout<Self>.stride))
+    }
 }
 
 extension Float: SimScalar {
@@ -91,6 +101,10 @@ extension BFloat16: SimScalar {
     public typealias Vec = SIMD16<Float>
     /// Widens with a 16-bit left shift of each element's bits (exact).
     @inline(__always) public static func load(_ p: UnsafeRawPointer) -> Vec { ssim_load_bf16x16(p) }
+    /// The even and the odd elements of one 64-byte load, each widened by a shift or a mask of its word.
+    @inline(__always) public static func loadPair(_ p: UnsafeRawPointer) -> (Vec, Vec) {
+        (ssim_load_bf16x32_even(p), ssim_load_bf16x32_odd(p))
+    }
     /// Narrows each lane to nearest even, NaN kept NaN (the rule of `bfloat16Bits`).
     @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) { ssim_store_bf16x16(v, p) }
     @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }

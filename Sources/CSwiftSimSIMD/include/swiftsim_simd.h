@@ -186,6 +186,19 @@ SSIM_INLINE ssim_f32x16 ssim_load_bf16x16(const void *p) {
     return (ssim_f32x16)(__builtin_convertvector(h, ssim_u32x16) << 16);
 }
 
+/* 32 bfloat16 values at p (any alignment) as two registers from one 64-byte load, with no widening
+ * shuffle: the even elements (each word's low half, shifted up) and the odd ones (its high half, masked). */
+SSIM_INLINE ssim_f32x16 ssim_load_bf16x32_even(const void *p) {
+    ssim_u32x16 w;
+    __builtin_memcpy(&w, p, sizeof w);
+    return (ssim_f32x16)(w << 16);
+}
+SSIM_INLINE ssim_f32x16 ssim_load_bf16x32_odd(const void *p) {
+    ssim_u32x16 w;
+    __builtin_memcpy(&w, p, sizeof w);
+    return (ssim_f32x16)(w & 0xFFFF0000u);
+}
+
 /* v narrowed to 16 bfloat16 values at p (any alignment): round to nearest, ties to even (adding 0x7FFF
  * plus the kept part's lowest bit carries into it exactly when the dropped half is above, or at and
  * odd), overflow to infinity, subnormals kept; a NaN becomes the quiet NaN of its upper bits. */
