@@ -219,7 +219,10 @@ SSIM_INLINE void ssim_store_bf16x16(ssim_f32x16 v, void *p) {
  * flush (the kernels only call this where SSIM_TARGET_HAS_AVX512BF16 is 1). */
 SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_f32x16 b) {
 #if SSIM_TARGET_HAS_AVX512BF16
-    return (ssim_f32x16)_mm512_dpbf16_ps((__m512)acc, (__m512bh)a, (__m512bh)b);
+    /* b first, a last: only the last source can be a memory operand, so a splat `a` (the callers' broadcast
+     * word) folds into the instruction ({1to16}) instead of taking a register. The products are exact,
+     * so the order of the two sources does not change a bit. */
+    return (ssim_f32x16)_mm512_dpbf16_ps((__m512)acc, (__m512bh)b, (__m512bh)a);
 #else
     ssim_u32x16 ua = (ssim_u32x16)a, ub = (ssim_u32x16)b;
     ssim_f32x16 hi = (ssim_f32x16)(ua & 0xFFFF0000u) * (ssim_f32x16)(ub & 0xFFFF0000u);
