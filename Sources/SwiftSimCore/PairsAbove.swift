@@ -91,8 +91,7 @@ func stagePairs<T: SimScalar>(
     _ c: UnsafePointer<T.Vec>, tiles: Int, rx: UnsafePointer<T.Acc>, ry: UnsafePointer<T.Acc>, rows: Int, cols: Int,
     row0: Int, passRow0: Int, col0: Int, filter: PairFilter<T>, log: UnsafeMutablePointer<GrowableBuffer<StagedPair<T>>>
 ) -> Bool {
-    let w = T.Vec.scalarCount, nrv = gemmNRV, nr = nrv &* w, size = MemoryLayout<T>.stride
-    let narrows = MemoryLayout<T>.size != MemoryLayout<T.Acc>.size
+    let w = T.Vec.scalarCount, nrv = gemmNRV, nr = nrv &* w
     for r in 0..<rows {
         let ri = T.Vec(repeating: rx[r])
         let lo = filter.banded ? max(0, row0 &+ r &+ filter.diagonal &- col0) : 0  // first column in the band
@@ -104,15 +103,9 @@ func stagePairs<T: SimScalar>(
             var v0 = scales.scaled(tile, row: r, 0, ri: ri)
             var v1 = nrv > 1 ? scales.scaled(tile, row: r, 1, ri: ri) : v0
             if !anyAtLeast(v0, v1, filter.lanes) { continue }
-            if narrows {  // compare the values the caller receives (float16), not their float32 originals
-                withUnsafeTemporaryAllocation(byteCount: 2 &* w &* size, alignment: 64) { tmp in
-                    let p = tmp.baseAddress!
-                    T.store(v0, p)
-                    T.store(v1, p + w &* size)
-                    v0 = T.load(p)
-                    v1 = T.load(p + w &* size)
-                }
-            }
+            // compare the values the caller receives (float16, bfloat16), not their float32 originals
+            v0 = T.rounded(v0)
+            v1 = T.rounded(v1)
             for l in max(0, lo &- t &* nr)..<valid {
                 let s = T.narrow(l < w ? v0[l] : v1[l &- w])
                 if s >= filter.threshold {

@@ -21,6 +21,8 @@ public protocol SimScalar: BinaryFloatingPoint, SIMDScalar, Codable, SendableMet
     static func loadPair(_ p: UnsafeRawPointer) -> (Vec, Vec)
     /// Stores `Vec.scalarCount` consecutive elements, narrowed from `Acc` (round to nearest even).
     static func store(_ v: Vec, _ p: UnsafeMutableRawPointer)
+    /// `v` narrowed as `store` narrows it and widened back, in registers: the values a caller receives.
+    static func rounded(_ v: Vec) -> Vec
     /// Sums the lanes of `v` as a fixed tree (halves, then adjacent lanes).
     static func hsum(_ v: Vec) -> Acc
     /// The lane sums of three registers at once, each a fixed tree (halves, then adjacent lanes),
@@ -51,6 +53,7 @@ extension Float: SimScalar {
     @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
         hsum3x16(x, y, z)
     }
+    @inline(__always) public static func rounded(_ v: Vec) -> Vec { v }
     @inline(__always) public static func widen(_ x: Float) -> Float { x }
     @inline(__always) public static func narrow(_ x: Float) -> Float { x }
 }
@@ -69,6 +72,7 @@ extension Double: SimScalar {
         let s = ssim_hsum3_f64x8(x, y, z)
         return (s[0], s[1], s[2])
     }
+    @inline(__always) public static func rounded(_ v: Vec) -> Vec { v }
     @inline(__always) public static func widen(_ x: Double) -> Double { x }
     @inline(__always) public static func narrow(_ x: Double) -> Double { x }
 }
@@ -92,6 +96,11 @@ extension Float16: SimScalar {
     @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
         hsum3x16(x, y, z)
     }
+    @inline(__always) public static func rounded(_ v: Vec) -> Vec {
+        var r = Vec()
+        for i in 0..<16 { r[i] = Float(Float16(v[i])) }
+        return r
+    }
     @inline(__always) public static func widen(_ x: Float16) -> Float { Float(x) }
     @inline(__always) public static func narrow(_ x: Float) -> Float16 { Float16(x) }
 }
@@ -107,6 +116,7 @@ extension BFloat16: SimScalar {
     }
     /// Narrows each lane to nearest even, NaN kept NaN (the rule of `bfloat16Bits`).
     @inline(__always) public static func store(_ v: Vec, _ p: UnsafeMutableRawPointer) { ssim_store_bf16x16(v, p) }
+    @inline(__always) public static func rounded(_ v: Vec) -> Vec { ssim_round_bf16x16(v) }
     @inline(__always) public static func hsum(_ v: Vec) -> Float { hsum16(v) }
     @inline(__always) public static func hsum3(_ x: Vec, _ y: Vec, _ z: Vec) -> (Float, Float, Float) {
         hsum3x16(x, y, z)

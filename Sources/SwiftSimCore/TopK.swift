@@ -174,7 +174,6 @@ func selectTile<T: SimScalar>(
 ) {
     let w = T.Vec.scalarCount, nrv = gemmNRV
     let scales = PanelScales<T.Vec>(ry)
-    let narrows = MemoryLayout<T>.size != MemoryLayout<T.Acc>.size
     let heaps = sink.heaps
     for r in 0..<rows {
         let ri = T.Vec(repeating: rx[r])
@@ -182,15 +181,9 @@ func selectTile<T: SimScalar>(
         var v1 = nrv > 1 ? scales.scaled(c, row: r, 1, ri: ri) : v0
         let q = firstQuery &+ r
         if heaps.counts[q] == heaps.k && !anyAtLeast(v0, v1, heaps.thresholds[q]) { continue }
-        if narrows {  // rank the values the caller receives (float16), not their float32 originals
-            withUnsafeTemporaryAllocation(byteCount: 2 &* w &* MemoryLayout<T>.stride, alignment: 64) { tmp in
-                let p = tmp.baseAddress!
-                T.store(v0, p)
-                T.store(v1, p + w &* MemoryLayout<T>.stride)
-                v0 = T.load(p)
-                v1 = T.load(p + w &* MemoryLayout<T>.stride)
-            }
-        }
+        // rank the values the caller receives (float16, bfloat16), not their float32 originals
+        v0 = T.rounded(v0)
+        v1 = T.rounded(v1)
         let skip = sink.exclusions.any ? sink.exclusions.skipped(query: sink.queryOffset &+ q, first: firstIndex, count: cols) : 0
         for l in 0..<cols where (skip >> UInt64(l)) & 1 == 0 {
             heaps.offer(q, l < w ? v0[l] : v1[l &- w], Int64(firstIndex &+ l))
