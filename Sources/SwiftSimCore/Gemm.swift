@@ -302,7 +302,7 @@ func packPanel<T: SimScalar>(
     pairs: Bool = false, _: T.Type
 ) {
     let contiguous = es == MemoryLayout<T>.stride
-    withUnsafeTemporaryAllocation(byteCount: (width &+ (contiguous ? 0 : stageChunk)) &* 8, alignment: 64) { raw in
+    withUnsafeTemporaryAllocation(byteCount: (width &+ (contiguous ? 0 : stageChunk)) &* 8, alignment: 16) { raw in
         let f = raw.baseAddress!.bindMemory(to: T.Acc.self, capacity: width)
         let slot = contiguous ? nil : raw.baseAddress! + width &* 8
         var scaled = false

@@ -632,12 +632,12 @@ struct TopKCall<T: SimScalar> {
         if T.self == Float.self {
             ssim_square_dots16_f32(src, rs, ahead, p, width, Int32(width), squares, a)
         } else {  // Float16, BFloat16: each square widened into registers first
-            withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
-                let regs = buffer.baseAddress!, w = T.Vec.scalarCount
+            withWidenedSquare { regs, vs in
+                let w = T.Vec.scalarCount
                 for sq in 0..<squares {
                     let at = src + sq &* w &* MemoryLayout<T>.stride
-                    for r in 0..<w { regs[r] = T.load(at + r &* rs) }
-                    ssim_square_dots16_f32(UnsafeRawPointer(regs), MemoryLayout<T.Vec>.stride, 0, p, width, Int32(width), 1, a)
+                    for r in 0..<w { regs.storeBytes(of: T.load(at + r &* rs), toByteOffset: r &* vs, as: T.Vec.self) }
+                    ssim_square_dots16_f32(UnsafeRawPointer(regs), vs, 0, p, width, Int32(width), 1, a)
                     p += w &* width
                 }
             }
@@ -708,14 +708,19 @@ struct TopKCall<T: SimScalar> {
             ssim_transpose8_f64(
                 src.assumingMemoryBound(to: Double.self), rowStride, o.assumingMemoryBound(to: Double.self), outStride, ahead)
         } else {  // Float16: widened into registers first
-            withUnsafeTemporaryAllocation(of: T.Vec.self, capacity: T.Vec.scalarCount) { buffer in
-                let regs = buffer.baseAddress!
-                for r in 0..<T.Vec.scalarCount { regs[r] = T.load(src + r &* rowStride) }
-                ssim_transpose16_f32(
-                    UnsafeRawPointer(regs).assumingMemoryBound(to: Float.self), MemoryLayout<T.Vec>.stride,
-                    o.assumingMemoryBound(to: Float.self), outStride, 0)
+            withWidenedSquare { regs, vs in
+                for r in 0..<T.Vec.scalarCount { regs.storeBytes(of: T.load(src + r &* rowStride), toByteOffset: r &* vs, as: T.Vec.self) }
+                ssim_transpose16_f32(regs, vs, o.assumingMemoryBound(to: Float.self), outStride, 0)
             }
         }
+    }
+
+    /// Runs `body` with room for one square of widened rows (T.Vec.scalarCount registers, `vs` bytes apart)
+    /// on the stack: 16-byte alignment, as a stronger one would make it a heap allocation per square.
+    @inline(__always)
+    func withWidenedSquare(_ body: (UnsafeMutableRawPointer, Int) -> Void) {
+        let vs = MemoryLayout<T.Vec>.stride
+        withUnsafeTemporaryAllocation(byteCount: T.Vec.scalarCount &* vs, alignment: 16) { body($0.baseAddress!, vs) }
     }
 
     /// Elements `k0 ..< k0 + kc` of the 16 bfloat16 rows from `rows` (`rowStride` bytes apart, elements
