@@ -235,6 +235,22 @@ func topK<T: SimScalar>(
     return call.run(stream: stream)
 }
 
+/// Whether `rows` rows `rowStride` bytes apart, `bytes` of each from the first, spread their 64-byte lines
+/// over the 64 sets of an L1 cache with at most six lines in any set (so that a 48 KiB 12-way or a 32 KiB
+/// 8-way L1 holds them beside the other rows in flight): power-of-two strides put the rows' lines in few
+/// sets.
+func l1SetsHold(rows: Int, rowStride: Int, bytes: Int) -> Bool {
+    var counts = [Int](repeating: 0, count: 64)
+    for r in 0..<rows {
+        let start = r &* abs(rowStride)
+        for line in (start >> 6)...((start &+ max(bytes, 1) &- 1) >> 6) {
+            counts[line & 63] &+= 1
+            if counts[line & 63] > 6 { return false }
+        }
+    }
+    return true
+}
+
 /// One top-k call: its operands, its outputs and how it is split.
 struct TopKCall<T: SimScalar> {
     let queries: RowMatrix
@@ -364,7 +380,8 @@ struct TopKCall<T: SimScalar> {
     /// the slice, while the next group is prefetched into L2; the norms are finished after the last block.
     /// With one panel of at most eight queries (`fused`), each register of rows is instead multiplied
     /// right after its norms, its transposed squares in registers (fusedDots, squareDots): no slice is
-    /// stored, which would bound the route, and the next register of rows is fetched into L1 meanwhile.
+    /// stored, which would bound the route, and the next register of rows is fetched into L1 meanwhile;
+    /// with one or two queries, two registers of rows at a time (fusedDotsTwo), for more chains in flight.
     /// A row whose scale needs a factor (rare) sends the group through the general route again: scales
     /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
     /// take the general route directly.
@@ -377,6 +394,11 @@ struct TopKCall<T: SimScalar> {
         packQueries(pass) { p in p == panels &- 1 ? lastWidth : mr }
         let wide = gemmNRV == 2 && panels == 1 && lastWidth <= 4
         let gs = wide ? 2 &* nr : nr, w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
+        // One or two queries' chains are too few to hide the FMA latency: two registers of rows are then
+        // multiplied at once (fusedDotsTwo), unless their K block's lines would crowd L1's sets.
+        let two =
+            fused && lastWidth <= 2 && (gs / w) % 2 == 0 && (T.self == Float.self || T.self == Double.self || pairs)
+            && l1SetsHold(rows: 2 &* w, rowStride: corpus.rowStride, bytes: min(gemmKC, d) &* size)
         let groups = (corpus.rows &+ gs &- 1) / gs
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
         let contiguous = corpus.elemStride == size
@@ -445,7 +467,16 @@ struct TopKCall<T: SimScalar> {
                                     single: singleAt >= pc && singleAt < pc &+ kc ? singleAt : -1,
                                     state: states + 2 &* (h &* w &+ r), fresh: pc == 0, T.self)
                             }
-                            if fused {
+                            if fused && two {
+                                // Two registers of rows at once (fusedDotsTwo), after the second's norms.
+                                if h % 2 == 0 { continue }
+                                if j0 &+ (h &+ 3) &* w <= corpus.rows {
+                                    ssim_prefetch_l1(rows + w &* corpus.rowStride + pc &* size, corpus.rowStride, Int32(2 &* w), kc &* size)
+                                }
+                                fusedDotsTwo(
+                                    rows - w &* corpus.rowStride, rowStride: corpus.rowStride, square: h &- 1, k0: pc, kc: kc,
+                                    ahead: ahead, queries, width: lastWidth, dots: dots, tiles: tiles, accumulate: pc > 0)
+                            } else if fused {
                                 // The next square's block (the next group's first, past the last) into L1 while this
                                 // one is multiplied: its norms' loads then wait on L1 alone.
                                 if j0 &+ (h &+ 2) &* w <= corpus.rows {
@@ -558,14 +589,71 @@ struct TopKCall<T: SimScalar> {
         _ rows: UnsafeRawPointer, rowStride: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
         width: Int, dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
     ) {
-        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride, nrv = gemmNRV, at = rows + k0 &* size
+        let at = rows + k0 &* MemoryLayout<T>.stride
         dots.initialize(repeating: T.Vec(), count: width)
+        let done = fusedSquares(at, rowStride: rowStride, first: 0, count: nil, kc: kc, ahead: ahead, q, width: width, dots)
+        fusedTail(at, rowStride: rowStride, from: done, kc: kc, q, width: width, dots)
+        storeDots(square: h, width: width, dots, tiles: tiles, accumulate: accumulate)
+    }
+
+    /// fusedDots for two registers of rows at once (squares h and h + 1, the second's rows
+    /// T.Vec.scalarCount rows after the first's): square by square, the first register's then the second's,
+    /// so that two sets of chains run side by side where one query's few chains would wait on the FMA
+    /// latency. The same chains, so the same bits. Out of line, so as not to change the one-register code.
+    @inline(never)
+    func fusedDotsTwo(
+        _ rows: UnsafeRawPointer, rowStride: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
+        width: Int, dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
+    ) {
+        let at = rows + k0 &* MemoryLayout<T>.stride, next = at + T.Vec.scalarCount &* rowStride
+        dots.initialize(repeating: T.Vec(), count: 2 &* width)
+        let squares = kc / (pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount)
+        for sq in 0..<squares {
+            _ = fusedSquares(at, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots)
+            _ = fusedSquares(next, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots + width)
+        }
+        let from = squares &* (pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount)
+        fusedTail(at, rowStride: rowStride, from: from, kc: kc, q, width: width, dots)
+        fusedTail(next, rowStride: rowStride, from: from, kc: kc, q, width: width, dots + width)
+        storeDots(square: h, width: width, dots, tiles: tiles, accumulate: accumulate)
+        storeDots(square: h &+ 1, width: width, dots + width, tiles: tiles, accumulate: accumulate)
+    }
+
+    /// The square part of fusedDots: dots[j] advanced over squares `first ..< first + count` (nil: all
+    /// whole squares of the block) of the rows from `at` (their block's first element). Returns the
+    /// block's first element past the squares.
+    @inline(__always)
+    func fusedSquares(
+        _ at: UnsafeRawPointer, rowStride: Int, first: Int, count: Int?, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
+        width: Int, _ dots: UnsafeMutablePointer<T.Vec>
+    ) -> Int {
+        let w = T.Vec.scalarCount
         if pairDotProducts(T.self) {
             // Squares of 16 rows × 32 elements: 16 words of pairs per row, transposed as 32-bit lanes.
-            let squares = kc / (2 &* w), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
-            ssim_square_pairdots16_bf16(at, rowStride, ahead, p, width, Int32(width), squares, OpaquePointer(dots))
-            var k = squares &* 2 &* w
-            while k < kc {  // the block's last pairs (the high half of one past d zero), one by one
+            let squares = count ?? kc / (2 &* w), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) + first &* w &* width
+            ssim_square_pairdots16_bf16(at + first &* 4 &* w, rowStride, ahead, p, width, Int32(width), squares, OpaquePointer(dots))
+            return (first &+ squares) &* 2 &* w
+        }
+        let squares = count ?? kc / w
+        squareDots(
+            at + first &* w &* MemoryLayout<T>.stride, rowStride: rowStride, squares: squares, ahead: ahead, q + first &* w &* width,
+            width: width, dots)
+        return (first &+ squares) &* w
+    }
+
+    /// The tail part of fusedDots: dots[j] advanced over the block's elements `from ..< kc` one by one
+    /// (bfloat16 pairs: pair by pair, the high half of one past the block zero).
+    @inline(__always)
+    func fusedTail(
+        _ at: UnsafeRawPointer, rowStride: Int, from: Int, kc: Int, _ q: UnsafePointer<T.Acc>, width: Int,
+        _ dots: UnsafeMutablePointer<T.Vec>
+    ) {
+        let w = T.Vec.scalarCount, size = MemoryLayout<T>.stride
+        var k = from
+        if pairDotProducts(T.self) {
+            let p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+            let d16 = UnsafeMutableRawPointer(dots).assumingMemoryBound(to: SIMD16<Float>.self)
+            while k < kc {
                 var x = SIMD16<UInt32>()
                 for r in 0..<w {
                     let row = at + r &* rowStride
@@ -574,21 +662,24 @@ struct TopKCall<T: SimScalar> {
                     x[r] = lo | hi &<< 16
                 }
                 let b = unsafeBitCast(x, to: SIMD16<Float>.self), step = k / 2
-                let d16 = UnsafeMutableRawPointer(dots).assumingMemoryBound(to: SIMD16<Float>.self)
                 for j in 0..<width { d16[j] = ssim_dpbf16_f32x16(d16[j], SIMD16<Float>(repeating: p[step &* width &+ j]), b) }
                 k &+= 2
             }
-        } else {
-            squareDots(at, rowStride: rowStride, squares: kc / w, ahead: ahead, q, width: width, dots)
-            var k = kc / w &* w
-            while k < kc {  // the block's last elements, one by one
-                var x = T.Vec()
-                for r in 0..<w { x[r] = T.widen((at + r &* rowStride).load(fromByteOffset: k &* size, as: T.self)) }
-                for j in 0..<width { dots[j] = dots[j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
-                k &+= 1
-            }
+            return
         }
-        let tile = tiles + (h / nrv) &* gemmTileVectors
+        while k < kc {
+            var x = T.Vec()
+            for r in 0..<w { x[r] = T.widen((at + r &* rowStride).load(fromByteOffset: k &* size, as: T.self)) }
+            for j in 0..<width { dots[j] = dots[j].madd(T.Vec(repeating: q[k &* width &+ j]), x) }
+            k &+= 1
+        }
+    }
+
+    /// Square h's sums (dots[j] for j < width) stored, or added (`accumulate`), into the tiles: tile h / NRV,
+    /// register h % NRV of row j.
+    @inline(__always)
+    func storeDots(square h: Int, width: Int, _ dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool) {
+        let nrv = gemmNRV, tile = tiles + (h / nrv) &* gemmTileVectors
         for j in 0..<width {
             let i = j &* nrv &+ h % nrv
             tile[i] = accumulate ? tile[i] + dots[j] : dots[j]
