@@ -179,14 +179,18 @@ func selectTile<T: SimScalar>(
         let ri = T.Vec(repeating: rx[r])
         var v0 = scales.scaled(c, row: r, 0, ri: ri)
         var v1 = nrv > 1 ? scales.scaled(c, row: r, 1, ri: ri) : v0
-        let q = firstQuery &+ r
-        if heaps.counts[q] == heaps.k && !anyAtLeast(v0, v1, heaps.thresholds[q]) { continue }
+        let q = firstQuery &+ r, full = heaps.counts[q] == heaps.k
+        if full && !anyAtLeast(v0, v1, heaps.thresholds[q]) { continue }
         // rank the values the caller receives (float16, bfloat16), not their float32 originals
         v0 = T.rounded(v0)
         v1 = T.rounded(v1)
         let skip = sink.exclusions.any ? sink.exclusions.skipped(query: sink.queryOffset &+ q, first: firstIndex, count: cols) : 0
         for l in 0..<cols where (skip >> UInt64(l)) & 1 == 0 {
-            heaps.offer(q, l < w ? v0[l] : v1[l &- w], Int64(firstIndex &+ l))
+            let s = l < w ? v0[l] : v1[l &- w]
+            // A full heap takes only a score ≥ its threshold (a later index never wins a tie, and a NaN
+            // never enters), so the others are not offered; the threshold rises as scores enter.
+            if full && !(s >= heaps.thresholds[q]) { continue }
+            heaps.offer(q, s, Int64(firstIndex &+ l))
         }
     }
 }
