@@ -202,18 +202,17 @@ SSIM_INLINE ssim_f32x16 ssim_load_bf16x32_odd(const void *p) {
 /* v narrowed to 16 bfloat16 values at p (any alignment): round to nearest, ties to even (adding 0x7FFF
  * plus the kept part's lowest bit carries into it exactly when the dropped half is above, or at and
  * odd), overflow to infinity, subnormals kept; a NaN becomes the quiet NaN of its upper bits. */
-SSIM_INLINE ssim_u32x16 ssim_bf16_bits_f32x16(ssim_f32x16 v) {
-    ssim_u32x16 b = (ssim_u32x16)v;
-    ssim_u32x16 r = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
-    ssim_u32x16 nan = (ssim_u32x16)(v != v);
-    return (r & ~nan) | (((b >> 16) | 0x40u) & nan);
-}
+#define SSIM_BF16_BITS(v)                                                                                    \
+    __extension__({ /* a macro: a call between these inline functions would pass a 512-bit vector */       \
+        ssim_u32x16 b_ = (ssim_u32x16)(v), nan_ = (ssim_u32x16)((v) != (v));                                \
+        ((b_ + 0x7FFFu + ((b_ >> 16) & 1u)) >> 16 & ~nan_) | (((b_ >> 16) | 0x40u) & nan_);                \
+    })
 SSIM_INLINE void ssim_store_bf16x16(ssim_f32x16 v, void *p) {
-    ssim_u16x16 h = __builtin_convertvector(ssim_bf16_bits_f32x16(v), ssim_u16x16);
+    ssim_u16x16 h = __builtin_convertvector(SSIM_BF16_BITS(v), ssim_u16x16);
     __builtin_memcpy(p, &h, sizeof h);
 }
 /* v narrowed to bfloat16 as ssim_store_bf16x16 narrows it, and widened back, in registers. */
-SSIM_INLINE ssim_f32x16 ssim_round_bf16x16(ssim_f32x16 v) { return (ssim_f32x16)(ssim_bf16_bits_f32x16(v) << 16); }
+SSIM_INLINE ssim_f32x16 ssim_round_bf16x16(ssim_f32x16 v) { return (ssim_f32x16)(SSIM_BF16_BITS(v) << 16); }
 
 /* acc + the pair dot products of a and b: each 32-bit lane of a and b holds two bfloat16 values (element
  * 2i in its low half, 2i + 1 in its high half), and lane i of the result is
