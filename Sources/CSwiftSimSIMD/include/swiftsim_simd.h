@@ -219,20 +219,22 @@ SSIM_INLINE ssim_f32x16 ssim_round_bf16x16(ssim_f32x16 v) { return (ssim_f32x16)
  *   (acc_i + a_{2i+1}·b_{2i+1}) + a_{2i}·b_{2i},
  * each product exact in float32 and each addition rounded to nearest even: vdpbf16ps (AVX512_BF16), which
  * also treats subnormal inputs and results as zero. Other targets get the same sums without that
- * flush (the kernels only call this where SSIM_TARGET_HAS_AVX512BF16 is 1). */
-SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_f32x16 b) {
+ * flush (the kernels only call this where SSIM_TARGET_HAS_AVX512BF16 is 1). A macro, so that the helpers
+ * below use it without a call that passes 512-bit vectors (see the end of this header); b goes first and
+ * a last: only the last source can be a memory operand, so a splat `a` (the callers' broadcast word)
+ * folds into the instruction ({1to16}) instead of taking a register, and as the products are exact, the
+ * order of the two sources does not change a bit. */
 #if SSIM_TARGET_HAS_AVX512BF16
-    /* b first, a last: only the last source can be a memory operand, so a splat `a` (the callers' broadcast
-     * word) folds into the instruction ({1to16}) instead of taking a register. The products are exact,
-     * so the order of the two sources does not change a bit. */
-    return (ssim_f32x16)_mm512_dpbf16_ps((__m512)acc, (__m512bh)b, (__m512bh)a);
+#define SSIM_DPBF16(acc, a, b) ((ssim_f32x16)_mm512_dpbf16_ps((__m512)(acc), (__m512bh)(b), (__m512bh)(a)))
 #else
-    ssim_u32x16 ua = (ssim_u32x16)a, ub = (ssim_u32x16)b;
-    ssim_f32x16 hi = (ssim_f32x16)(ua & 0xFFFF0000u) * (ssim_f32x16)(ub & 0xFFFF0000u);
-    ssim_f32x16 lo = (ssim_f32x16)(ua << 16) * (ssim_f32x16)(ub << 16);
-    return (acc + hi) + lo;
+#define SSIM_DPBF16(acc, a, b)                                                                               \
+    __extension__({                                                                                          \
+        ssim_u32x16 ua_ = (ssim_u32x16)(a), ub_ = (ssim_u32x16)(b);                                          \
+        ((acc) + (ssim_f32x16)(ua_ & 0xFFFF0000u) * (ssim_f32x16)(ub_ & 0xFFFF0000u)) +                      \
+            (ssim_f32x16)(ua_ << 16) * (ssim_f32x16)(ub_ << 16);                                             \
+    })
 #endif
-}
+SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_f32x16 b) { return SSIM_DPBF16(acc, a, b); }
 
 /* The dot products of `squares` squares side by side along the rows (each 64 bytes on from the last) with
  * `nq` ≤ 8 queries, in registers: each square transposed by `square` into t[0 .. n), then for each j < nq,
@@ -245,7 +247,7 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
  *   ssim_square_dots8_f64        8 rows × 8 doubles, SSIM_MADD;
  *   ssim_square_pairdots16_bf16  16 rows × 32 bfloat16 read as 32-bit words (elements 2k and 2k + 1 of
  *                                the square in word k, low half first: the words packPairs makes), q holding
- *                                words of query pairs, STEP ssim_dpbf16_f32x16 (the bfloat16-pairs
+ *                                words of query pairs, STEP SSIM_DPBF16 (the bfloat16-pairs
  *                                micro-kernel's chain). */
 #define SSIM_SQUARE_DOTS(name, elem, vec, n, square, STEP)                                                   \
     SSIM_INLINE void name##_body(const void *in, long in_stride, long ahead, const elem *q, long q_stride,      \
@@ -272,10 +274,10 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
     }
 SSIM_SQUARE_DOTS(ssim_square_dots16_f32, float, ssim_f32x16, 16, ssim_square16_f32, SSIM_MADD)
 SSIM_SQUARE_DOTS(ssim_square_dots8_f64, double, ssim_f64x8, 8, ssim_square8_f64, SSIM_MADD)
-SSIM_SQUARE_DOTS(ssim_square_pairdots16_bf16, float, ssim_f32x16, 16, ssim_square16_f32, ssim_dpbf16_f32x16)
+SSIM_SQUARE_DOTS(ssim_square_pairdots16_bf16, float, ssim_f32x16, 16, ssim_square16_f32, SSIM_DPBF16)
 
 /* A tile of nq (1, 2, 4 or 8) rows × 2 registers of bfloat16 pairs: the bfloat16-pairs micro-kernel's
- * chains (from zero, one ssim_dpbf16_f32x16 per pair step, then stored to c[j * 2 + v] or, `accumulate`,
+ * chains (from zero, one SSIM_DPBF16 per pair step, then stored to c[j * 2 + v] or, `accumulate`,
  * added to it) for fewer query rows. q: words of query pairs, nq per step; b: two registers of corpus
  * words per step (64-byte aligned). The top-k kernel's last query panel runs through it. */
 SSIM_INLINE void ssim_pairs_tile_body(const float *q, int nq, const void *b, long steps, ssim_f32x16 *c,
@@ -286,8 +288,8 @@ SSIM_INLINE void ssim_pairs_tile_body(const float *q, int nq, const void *b, lon
         ssim_f32x16 b0 = ((const ssim_f32x16 *)b)[0], b1 = ((const ssim_f32x16 *)b)[1];
         _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) {
             ssim_f32x16 x = (ssim_f32x16)(q[j]); /* a splat: the bits of the word, unchanged */
-            a[j][0] = ssim_dpbf16_f32x16(a[j][0], x, b0);
-            a[j][1] = ssim_dpbf16_f32x16(a[j][1], x, b1);
+            a[j][0] = SSIM_DPBF16(a[j][0], x, b0);
+            a[j][1] = SSIM_DPBF16(a[j][1], x, b1);
         }
     }
     _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) {
