@@ -70,6 +70,11 @@ def test_the_license_is_declared_and_shipped():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the size targets are for Linux x86-64")
 def test_the_installed_package_is_small():
+    sanitized = (b"__asan_init", b"__tsan_init")
+    if any(m in so.read_bytes() for so in PACKAGE.rglob("*.so") for m in sanitized):
+        # `make sanitize`'s build: instrumented code, two to three times larger, that nobody installs; the
+        # editable, wheel and sdist passes hold the release builds to the target.
+        pytest.skip("a sanitizer build of the extension")
     sizes = {p: p.stat().st_size for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert sum(sizes.values()) <= INSTALLED_MAX_MB * MB, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
 
