@@ -59,6 +59,13 @@ let gemmPackBytes = 32 << 20
     SSIM_TARGET_HAS_AVX512BF16 != 0 && T.self == BFloat16.self
 }
 
+/// Whether one or two queries' streaming products run two registers of corpus rows at once
+/// (TopKCall.fusedDotsTwo): float32, float64 and bfloat16 pairs, whose squares are multiplied straight from
+/// memory; the types widened into registers first (float16, bfloat16 without vdpbf16ps) do not.
+@inline(__always) func multipliesTwoRegisters<T: SimScalar>(_: T.Type) -> Bool {
+    T.self == Float.self || T.self == Double.self || pairDotProducts(T.self)
+}
+
 // MARK: workspace
 
 /// The most recently released workspace block, kept for the next call: a fresh block of tens of MiB

@@ -390,7 +390,7 @@ struct TopKCall<T: SimScalar> {
     /// first, then an element-by-element transpose of the scaled values. Partial groups and strided rows
     /// take the general route directly.
     func streamPass(_ pass: Pass, base: UnsafeMutableRawPointer, workers: [WorkerLayout], heaps: UnsafeBufferPointer<TopKHeaps<T.Acc>>) {
-        let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr, pairs = pairDotProducts(T.self)
+        let mr = gemmMR, nr = gemmNR(T.self), panels = (pass.rows &+ mr &- 1) / mr
         let lastWidth = narrowWidth(pass.rows &- (panels &- 1) &* mr)
         // One panel of at most eight queries: the fast route multiplies each transposed square in registers
         // (squareDots) instead of through the slice, whose stores would bound it.
@@ -401,7 +401,7 @@ struct TopKCall<T: SimScalar> {
         // One or two queries' chains are too few to hide the FMA latency: two registers of rows are then
         // multiplied at once (fusedDotsTwo), unless their K block's lines would crowd L1's sets.
         let two =
-            fused && lastWidth <= 2 && (gs / w) % 2 == 0 && (T.self == Float.self || T.self == Double.self || pairs)
+            fused && lastWidth <= 2 && (gs / w) % 2 == 0 && multipliesTwoRegisters(T.self)
             && l1SetsHold(rows: 2 &* w, rowStride: corpus.rowStride, bytes: min(gemmKC, d) &* size)
         let groups = (corpus.rows &+ gs &- 1) / gs
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
@@ -409,6 +409,9 @@ struct TopKCall<T: SimScalar> {
         let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
         let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
+            // The dtype tests again, inside the closure: its specialisation then drops the routes its dtype
+            // never takes (captured, they would be run-time values).
+            let pairs = pairDotProducts(T.self), two = two && multipliesTwoRegisters(T.self)
             let at = workers[worker]
             let tiles = (base + at.tiles).assumingMemoryBound(to: T.Vec.self)
             let cScales = (base + at.cScales).assumingMemoryBound(to: T.Acc.self)
