@@ -244,15 +244,17 @@ func topK<T: SimScalar>(
 /// 8-way L1 holds them beside the other rows in flight): power-of-two strides put the rows' lines in few
 /// sets.
 func l1SetsHold(rows: Int, rowStride: Int, bytes: Int) -> Bool {
-    var counts = [Int](repeating: 0, count: 64)
-    for r in 0..<rows {
-        let start = r &* abs(rowStride)
-        for line in (start >> 6)...((start &+ max(bytes, 1) &- 1) >> 6) {
-            counts[line & 63] &+= 1
-            if counts[line & 63] > 6 { return false }
+    withUnsafeTemporaryAllocation(of: Int32.self, capacity: 64) { counts in
+        counts.initialize(repeating: 0)
+        for r in 0..<rows {
+            let start = r &* abs(rowStride)
+            for line in (start >> 6)...((start &+ max(bytes, 1) &- 1) >> 6) {
+                counts[line & 63] &+= 1
+                if counts[line & 63] > 6 { return false }
+            }
         }
+        return true
     }
-    return true
 }
 
 /// One top-k call: its operands, its outputs and how it is split.
@@ -614,12 +616,12 @@ struct TopKCall<T: SimScalar> {
     ) {
         let at = rows + k0 &* MemoryLayout<T>.stride, next = at + T.Vec.scalarCount &* rowStride
         dots.initialize(repeating: T.Vec(), count: 2 &* width)
-        let squares = kc / (pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount)
-        for sq in 0..<squares {
+        let squareElements = pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount
+        var from = 0
+        for sq in 0..<(kc / squareElements) {
             _ = fusedSquares(at, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots)
-            _ = fusedSquares(next, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots + width)
+            from = fusedSquares(next, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots + width)
         }
-        let from = squares &* (pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount)
         fusedTail(at, rowStride: rowStride, from: from, kc: kc, q, width: width, dots)
         fusedTail(next, rowStride: rowStride, from: from, kc: kc, q, width: width, dots + width)
         storeDots(square: h, width: width, dots, tiles: tiles, accumulate: accumulate)
@@ -661,14 +663,7 @@ struct TopKCall<T: SimScalar> {
             let p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
             let d16 = UnsafeMutableRawPointer(dots).assumingMemoryBound(to: SIMD16<Float>.self)
             while k < kc {
-                var x = SIMD16<UInt32>()
-                for r in 0..<w {
-                    let row = at + r &* rowStride
-                    let lo = UInt32(row.loadUnaligned(fromByteOffset: k &* 2, as: UInt16.self))
-                    let hi = k &+ 1 < kc ? UInt32(row.loadUnaligned(fromByteOffset: (k &+ 1) &* 2, as: UInt16.self)) : 0
-                    x[r] = lo | hi &<< 16
-                }
-                let b = unsafeBitCast(x, to: SIMD16<Float>.self), step = k / 2
+                let b = unsafeBitCast(pairWords(at, rowStride: rowStride, k: k, kc: kc), to: SIMD16<Float>.self), step = k / 2
                 for j in 0..<width { d16[j] = ssim_dpbf16_f32x16(d16[j], SIMD16<Float>(repeating: p[step &* width &+ j]), b) }
                 k &+= 2
             }
@@ -836,15 +831,25 @@ struct TopKCall<T: SimScalar> {
         let words = UnsafeMutableRawPointer(out).assumingMemoryBound(to: UInt32.self)
         var k = squares &* 2 &* w
         while k < kc {
-            let dst = words + k / 2 &* width
-            for r in 0..<w {
-                let row = at + r &* rowStride
-                let lo = UInt32(row.loadUnaligned(fromByteOffset: k &* 2, as: UInt16.self))
-                let hi = k &+ 1 < kc ? UInt32(row.loadUnaligned(fromByteOffset: (k &+ 1) &* 2, as: UInt16.self)) : 0
-                dst[r] = lo | hi &<< 16
-            }
+            let x = pairWords(at, rowStride: rowStride, k: k, kc: kc), dst = words + k / 2 &* width
+            for r in 0..<w { dst[r] = x[r] }
             k &+= 2
         }
+    }
+
+    /// The 32-bit words of pair (k, k + 1) of the 16 bfloat16 rows from `at` (`rowStride` bytes apart; their
+    /// block's first element), as packPairs makes them: element k in the low half, k + 1 in the high half,
+    /// zero when k + 1 is past the block's `kc` elements.
+    @inline(__always)
+    func pairWords(_ at: UnsafeRawPointer, rowStride: Int, k: Int, kc: Int) -> SIMD16<UInt32> {
+        var x = SIMD16<UInt32>()
+        for r in 0..<16 {
+            let row = at + r &* rowStride
+            let lo = UInt32(row.loadUnaligned(fromByteOffset: k &* 2, as: UInt16.self))
+            let hi = k &+ 1 < kc ? UInt32(row.loadUnaligned(fromByteOffset: (k &+ 1) &* 2, as: UInt16.self)) : 0
+            x[r] = lo | hi &<< 16
+        }
+        return x
     }
 
     // MARK: packed path
