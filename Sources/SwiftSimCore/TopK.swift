@@ -454,14 +454,16 @@ struct TopKCall<T: SimScalar> {
                     }
                 }
             }
-            for g in (task &* perTask)..<min(groups, (task &+ 1) &* perTask) {
+            let taskEnd = min(groups, (task &+ 1) &* perTask)
+            for g in (task &* perTask)..<taskEnd {
                 if ssim_flag_is_set(interrupt) { return }  // stop at a tile boundary
                 let j0 = g &* gs, count = min(gs, corpus.rows &- j0)
                 var general = !(contiguous && count == gs)
                 if !general {
-                    // The fast route (see above). `ahead`: a later group (at least 64 KiB on), fetched into L2
-                    // meanwhile; a prefetch past the corpus's end is harmless but pointless, so none is made.
-                    let ahead = g &+ aheadGroups < groups ? aheadGroups &* gs &* corpus.rowStride : 0
+                    // The fast route (see above). `ahead`: a later group of the task (at least 64 KiB on),
+                    // fetched into L2 meanwhile; none past the task's last group, whose successors another
+                    // thread may be reading (the fetch would cost memory bandwidth and bring nothing).
+                    let ahead = g &+ aheadGroups < taskEnd ? aheadGroups &* gs &* corpus.rowStride : 0
                     // The norms' pass runs with assume_normalized too (its result unused): it is the rows'
                     // first, sequential, read, which the transposes would otherwise make in a worse order.
                     var pc = 0
