@@ -602,54 +602,53 @@ struct TopKCall<T: SimScalar> {
     ) {
         let at = rows + k0 &* MemoryLayout<T>.stride
         dots.initialize(repeating: T.Vec(), count: width)
-        let done = fusedSquares(at, rowStride: rowStride, first: 0, count: nil, kc: kc, ahead: ahead, q, width: width, dots)
+        let done = fusedSquares(at, rowStride: rowStride, second: nil, kc: kc, ahead: ahead, q, width: width, dots)
         fusedTail(at, rowStride: rowStride, from: done, kc: kc, q, width: width, dots)
         storeDots(square: h, width: width, dots, tiles: tiles, accumulate: accumulate)
     }
 
     /// fusedDots for two registers of rows at once (squares h and h + 1, the second's rows
-    /// T.Vec.scalarCount rows after the first's): square by square, the first register's then the second's,
-    /// so that two sets of chains run side by side where one query's few chains would wait on the FMA
-    /// latency. The same chains, so the same bits. Out of line, so as not to change the one-register code.
+    /// T.Vec.scalarCount rows after the first's), their chains interleaved step by step (the square-dot
+    /// kernels' x2 form), so that two sets of chains run side by side where one or two queries' few chains
+    /// would wait on the FMA latency. The same chains, so the same bits. Out of line, so as not to change
+    /// the one-register code.
     @inline(never)
     func fusedDotsTwo(
         _ rows: UnsafeRawPointer, rowStride: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
         width: Int, dots: UnsafeMutablePointer<T.Vec>, tiles: UnsafeMutablePointer<T.Vec>, accumulate: Bool
     ) {
-        let at = rows + k0 &* MemoryLayout<T>.stride, next = at + T.Vec.scalarCount &* rowStride
+        let at = rows + k0 &* MemoryLayout<T>.stride, second = T.Vec.scalarCount &* rowStride
         dots.initialize(repeating: T.Vec(), count: 2 &* width)
-        let squareElements = pairDotProducts(T.self) ? 2 &* T.Vec.scalarCount : T.Vec.scalarCount
-        var from = 0
-        for sq in 0..<(kc / squareElements) {
-            _ = fusedSquares(at, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots)
-            from = fusedSquares(next, rowStride: rowStride, first: sq, count: 1, kc: kc, ahead: ahead, q, width: width, dots + width)
-        }
-        fusedTail(at, rowStride: rowStride, from: from, kc: kc, q, width: width, dots)
-        fusedTail(next, rowStride: rowStride, from: from, kc: kc, q, width: width, dots + width)
+        let done = fusedSquares(at, rowStride: rowStride, second: second, kc: kc, ahead: ahead, q, width: width, dots)
+        fusedTail(at, rowStride: rowStride, from: done, kc: kc, q, width: width, dots)
+        fusedTail(at + second, rowStride: rowStride, from: done, kc: kc, q, width: width, dots + width)
         storeDots(square: h, width: width, dots, tiles: tiles, accumulate: accumulate)
         storeDots(square: h &+ 1, width: width, dots + width, tiles: tiles, accumulate: accumulate)
     }
 
-    /// The square part of fusedDots: dots[j] advanced over squares `first ..< first + count` (nil: all
-    /// whole squares of the block) of the rows from `at` (their block's first element). Returns the
+    /// The square part of fusedDots: dots[j] advanced over the block's whole squares of the rows from `at`
+    /// (their block's first element); with `second`, also dots[width + j] over those of the rows `second`
+    /// bytes on (fusedDotsTwo; one or two queries, the types multipliesTwoRegisters names). Returns the
     /// block's first element past the squares.
     @inline(__always)
     func fusedSquares(
-        _ at: UnsafeRawPointer, rowStride: Int, first: Int, count: Int?, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
-        width: Int, _ dots: UnsafeMutablePointer<T.Vec>
+        _ at: UnsafeRawPointer, rowStride: Int, second: Int?, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
+        _ dots: UnsafeMutablePointer<T.Vec>
     ) -> Int {
         let w = T.Vec.scalarCount
         if pairDotProducts(T.self) {
             // Squares of 16 rows × 32 elements: 16 words of pairs per row, transposed as 32-bit lanes.
-            let squares = count ?? kc / (2 &* w), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self) + first &* w &* width
-            ssim_square_pairdots16_bf16(at + first &* 4 &* w, rowStride, ahead, p, width, Int32(width), squares, OpaquePointer(dots))
-            return (first &+ squares) &* 2 &* w
+            let squares = kc / (2 &* w), p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self), a = OpaquePointer(dots)
+            if let second {
+                ssim_square_pairdots16_bf16x2(at, rowStride, second, ahead, p, width, Int32(width), squares, a)
+            } else {
+                ssim_square_pairdots16_bf16(at, rowStride, ahead, p, width, Int32(width), squares, a)
+            }
+            return squares &* 2 &* w
         }
-        let squares = count ?? kc / w
-        squareDots(
-            at + first &* w &* MemoryLayout<T>.stride, rowStride: rowStride, squares: squares, ahead: ahead, q + first &* w &* width,
-            width: width, dots)
-        return (first &+ squares) &* w
+        let squares = kc / w
+        squareDots(at, rowStride: rowStride, second: second, squares: squares, ahead: ahead, q, width: width, dots)
+        return squares &* w
     }
 
     /// The tail part of fusedDots: dots[j] advanced over the block's elements `from ..< kc` one by one
@@ -711,28 +710,51 @@ struct TopKCall<T: SimScalar> {
     /// over `squares` T.Vec.scalarCount × T.Vec.scalarCount squares of corpus elements from `src` (rows `rs`
     /// bytes apart, the squares side by side along them) with the queries' elements `q` (element k of query
     /// j at q[k·width + j]): ssim_square_dots16_f32 (float64: ssim_square_dots8_f64),
-    /// the square widened into registers first for the 16-bit types.
+    /// the square widened into registers first for the 16-bit types. With `second` (width ≤ 2), also
+    /// acc[width + j] over the rows `second` bytes on, the two sets' chains interleaved (float64: the x2
+    /// kernel; float32: square by square).
     @inline(__always)
     func squareDots(
-        _ src: UnsafeRawPointer, rowStride rs: Int, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>, width: Int,
-        _ acc: UnsafeMutablePointer<T.Vec>
+        _ src: UnsafeRawPointer, rowStride rs: Int, second: Int?, squares: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
+        width: Int, _ acc: UnsafeMutablePointer<T.Vec>
     ) {
         let a = OpaquePointer(acc)  // ssim_f32x16 * or ssim_f64x8 *
         if T.self == Double.self {
             let p = UnsafeRawPointer(q).assumingMemoryBound(to: Double.self)
-            ssim_square_dots8_f64(src, rs, ahead, p, width, Int32(width), squares, a)
+            if let second {
+                ssim_square_dots8_f64x2(src, rs, second, ahead, p, width, Int32(width), squares, a)
+            } else {
+                ssim_square_dots8_f64(src, rs, ahead, p, width, Int32(width), squares, a)
+            }
             return
         }
-        var p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
         if T.self == Float.self {
-            ssim_square_dots16_f32(src, rs, ahead, p, width, Int32(width), squares, a)
-        } else {  // Float16, BFloat16: each square widened into registers first
-            withWidenedSquare { regs, vs in
-                let w = T.Vec.scalarCount
+            let p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+            if let second {
+                // A square of each set in turn, not the x2 kernel: two transposed squares of floats and their
+                // chains do not fit the registers together, and the x2 kernel's spills made it slower.
+                let b = OpaquePointer(acc + width)
                 for sq in 0..<squares {
-                    let at = src + sq &* w &* MemoryLayout<T>.stride
+                    let at = src + sq &* 64, qs = p + sq &* 16 &* width
+                    ssim_square_dots16_f32(at, rs, ahead, qs, width, Int32(width), 1, a)
+                    ssim_square_dots16_f32(at + second, rs, ahead, qs, width, Int32(width), 1, b)
+                }
+            } else {
+                ssim_square_dots16_f32(src, rs, ahead, p, width, Int32(width), squares, a)
+            }
+            return
+        }
+        // Float16, BFloat16 without vdpbf16ps: each square widened into registers first, one set of rows after
+        // the other (fusedDotsTwo does not take these types: multipliesTwoRegisters).
+        withWidenedSquare { regs, vs in
+            let w = T.Vec.scalarCount
+            for set in 0..<(second == nil ? 1 : 2) {
+                var p = UnsafeRawPointer(q).assumingMemoryBound(to: Float.self)
+                let rows = src + set &* (second ?? 0), sums = OpaquePointer(acc + set &* width)
+                for sq in 0..<squares {
+                    let at = rows + sq &* w &* MemoryLayout<T>.stride
                     for r in 0..<w { regs.storeBytes(of: T.load(at + r &* rs), toByteOffset: r &* vs, as: T.Vec.self) }
-                    ssim_square_dots16_f32(UnsafeRawPointer(regs), vs, 0, p, width, Int32(width), 1, a)
+                    ssim_square_dots16_f32(UnsafeRawPointer(regs), vs, 0, p, width, Int32(width), 1, sums)
                     p += w &* width
                 }
             }

@@ -241,8 +241,11 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
  * acc[j] = STEP(acc[j], q[k * q_stride + j] broadcast, t[k]) for k = 0, 1, ... in order over the squares
  * (lane r: row r's sum, the micro-kernels' chain, step for step). `nq` is a narrow tile's width (1, 2, 4,
  * 6 or 8): each has its own body (name##_body with a constant nq), whose inner loops unroll fully, so the
- * squares and the sums stay in registers. The streaming top-k kernel runs these in place of a transpose
- * into memory and a multiply from it:
+ * squares and the sums stay in registers. name##x2 does the same for one or two queries (nq ≤ 2) and two
+ * sets of rows at once, the second `second` bytes after the first (acc[nq .. 2·nq) its sums): each step's
+ * chains of the two sets are interleaved, twice the chains in flight, each chain's steps unchanged (for
+ * 16-lane squares the two transposed squares take every register, and some spill). The
+ * streaming top-k kernel runs these in place of a transpose into memory and a multiply from it:
  *   ssim_square_dots16_f32       16 rows × 16 floats per square, STEP SSIM_MADD;
  *   ssim_square_dots8_f64        8 rows × 8 doubles, SSIM_MADD;
  *   ssim_square_pairdots16_bf16  16 rows × 32 bfloat16 read as 32-bit words (elements 2k and 2k + 1 of
@@ -250,27 +253,37 @@ SSIM_INLINE ssim_f32x16 ssim_dpbf16_f32x16(ssim_f32x16 acc, ssim_f32x16 a, ssim_
  *                                words of query pairs, STEP SSIM_DPBF16 (the bfloat16-pairs
  *                                micro-kernel's chain). */
 #define SSIM_SQUARE_DOTS(name, elem, vec, n, square, STEP)                                                   \
-    SSIM_INLINE void name##_body(const void *in, long in_stride, long ahead, const elem *q, long q_stride,      \
-                                 int nq, long squares, vec *acc) {                                           \
-        vec t[n], a[8];                                                                                      \
-        for (int j = 0; j < nq; j++) a[j] = acc[j]; /* in registers: acc may alias q for all one knows */     \
+    SSIM_INLINE void name##_body(const void *in, long in_stride, long second, long ahead, const elem *q,      \
+                                 long q_stride, int nq, int regs, long squares, vec *acc) {                  \
+        vec t[2][n], a[2][8];                                                                                \
+        _Pragma("clang loop unroll(full)") for (int g = 0; g < regs; g++)                                    \
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++)                                  \
+                a[g][j] = acc[g * nq + j]; /* in registers: acc may alias q for all one knows */             \
         for (long s = 0; s < squares; s++, in = (const char *)in + 64, q += n * q_stride) {                  \
-            square((const elem *)in, in_stride, ahead, t);                                                   \
+            _Pragma("clang loop unroll(full)") for (int g = 0; g < regs; g++)                                \
+                square((const elem *)((const char *)in + g * second), in_stride, ahead, t[g]);               \
             _Pragma("clang loop unroll(full)") for (int k = 0; k < n; k++)                                   \
                 _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++)                              \
-                    a[j] = STEP(a[j], (vec)(q[k * q_stride + j]), t[k]);                                     \
+                    _Pragma("clang loop unroll(full)") for (int g = 0; g < regs; g++)                        \
+                        a[g][j] = STEP(a[g][j], (vec)(q[k * q_stride + j]), t[g][k]);                        \
         }                                                                                                    \
-        for (int j = 0; j < nq; j++) acc[j] = a[j];                                                          \
+        _Pragma("clang loop unroll(full)") for (int g = 0; g < regs; g++)                                    \
+            _Pragma("clang loop unroll(full)") for (int j = 0; j < nq; j++) acc[g * nq + j] = a[g][j];       \
     }                                                                                                        \
     SSIM_INLINE void name(const void *in, long in_stride, long ahead, const elem *q, long q_stride, int nq,      \
                           long squares, vec *acc) {                                                          \
         switch (nq) {                                                                                        \
-        case 1: name##_body(in, in_stride, ahead, q, q_stride, 1, squares, acc); break;                      \
-        case 2: name##_body(in, in_stride, ahead, q, q_stride, 2, squares, acc); break;                      \
-        case 4: name##_body(in, in_stride, ahead, q, q_stride, 4, squares, acc); break;                      \
-        case 6: name##_body(in, in_stride, ahead, q, q_stride, 6, squares, acc); break;                      \
-        default: name##_body(in, in_stride, ahead, q, q_stride, 8, squares, acc); break;                     \
+        case 1: name##_body(in, in_stride, 0, ahead, q, q_stride, 1, 1, squares, acc); break;                \
+        case 2: name##_body(in, in_stride, 0, ahead, q, q_stride, 2, 1, squares, acc); break;                \
+        case 4: name##_body(in, in_stride, 0, ahead, q, q_stride, 4, 1, squares, acc); break;                \
+        case 6: name##_body(in, in_stride, 0, ahead, q, q_stride, 6, 1, squares, acc); break;                \
+        default: name##_body(in, in_stride, 0, ahead, q, q_stride, 8, 1, squares, acc); break;               \
         }                                                                                                    \
+    }                                                                                                        \
+    SSIM_INLINE void name##x2(const void *in, long in_stride, long second, long ahead, const elem *q,          \
+                              long q_stride, int nq, long squares, vec *acc) {                               \
+        if (nq == 1) name##_body(in, in_stride, second, ahead, q, q_stride, 1, 2, squares, acc);             \
+        else name##_body(in, in_stride, second, ahead, q, q_stride, 2, 2, squares, acc);                     \
     }
 SSIM_SQUARE_DOTS(ssim_square_dots16_f32, float, ssim_f32x16, 16, ssim_square16_f32, SSIM_MADD)
 SSIM_SQUARE_DOTS(ssim_square_dots8_f64, double, ssim_f64x8, 8, ssim_square8_f64, SSIM_MADD)
