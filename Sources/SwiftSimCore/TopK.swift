@@ -608,10 +608,10 @@ struct TopKCall<T: SimScalar> {
     }
 
     /// fusedDots for two registers of rows at once (squares h and h + 1, the second's rows
-    /// T.Vec.scalarCount rows after the first's), their chains interleaved step by step (the square-dot
-    /// kernels' x2 form), so that two sets of chains run side by side where one or two queries' few chains
-    /// would wait on the FMA latency. The same chains, so the same bits. Out of line, so as not to change
-    /// the one-register code.
+    /// T.Vec.scalarCount rows after the first's), so that two sets of chains run side by side where one or
+    /// two queries' few chains would wait on the FMA latency (how they are interleaved: squareDots and
+    /// fusedSquares). The same chains, so the same bits. Out of line, so as not to change the one-register
+    /// code.
     @inline(never)
     func fusedDotsTwo(
         _ rows: UnsafeRawPointer, rowStride: Int, square h: Int, k0: Int, kc: Int, ahead: Int, _ q: UnsafePointer<T.Acc>,
