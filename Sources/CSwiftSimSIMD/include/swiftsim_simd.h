@@ -135,6 +135,14 @@ SSIM_INLINE void ssim_transpose8_f64(const double *in, long in_stride, double *o
     for (int k = 0; k < 8; k++) *(ssim_f64x8 *)(out + k * out_stride) = t[k];
 }
 
+/* Makes `x` count as used, at no cost: a value computed only for the memory reads it makes (a row's first,
+ * sequential read, say) is then not optimised away. */
+SSIM_INLINE void ssim_keep(double x) {
+    unsigned long long bits;
+    __builtin_memcpy(&bits, &x, sizeof bits);
+    __asm__ volatile("" : : "r"(bits));
+}
+
 /* Asks for `bytes` bytes from p of `rows` rows (`stride` bytes apart) into L1, one request per 64 bytes (a
  * prefetch never faults). */
 SSIM_INLINE void ssim_prefetch_l1(const void *p, long stride, int rows, long bytes) {
