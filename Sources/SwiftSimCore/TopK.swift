@@ -409,7 +409,7 @@ struct TopKCall<T: SimScalar> {
         let perTask = max(1, min(64 / (gs / nr), groups / max(1, 8 &* threads)))
         let contiguous = corpus.elemStride == size
         let pairsEnd = d / (2 &* w) &* (2 &* w), singleAt = pairsEnd &+ w <= d ? pairsEnd : -1
-        let aheadGroups = max(1, (64 << 10) / max(1, abs(gs &* corpus.rowStride)))
+        let aheadGroups = max(1, (16 << 10) / max(1, abs(gs &* corpus.rowStride)))
         forEachTask((groups &+ perTask &- 1) / perTask, threads: threads) { worker, task in
             // The dtype tests again, inside the closure: its specialisation then drops the routes its dtype
             // never takes (captured, they would be run-time values).
@@ -460,9 +460,10 @@ struct TopKCall<T: SimScalar> {
                 let j0 = g &* gs, count = min(gs, corpus.rows &- j0)
                 var general = !(contiguous && count == gs)
                 if !general {
-                    // The fast route (see above). `ahead`: a later group of the task (at least 64 KiB on),
-                    // fetched into L2 meanwhile; none past the task's last group, whose successors another
-                    // thread may be reading (the fetch would cost memory bandwidth and bring nothing).
+                    // The fast route (see above). `ahead`: a later group of the task (at least 16 KiB on; 64
+                    // measured 5-10 % slower at d = 128), fetched into L2 meanwhile; none past the task's last
+                    // group, whose successors another thread may be reading (the fetch would cost memory
+                    // bandwidth and bring nothing).
                     let ahead = g &+ aheadGroups < taskEnd ? aheadGroups &* gs &* corpus.rowStride : 0
                     // The norms' pass runs with assume_normalized too (its result unused): it is the rows'
                     // first, sequential, read, which the transposes would otherwise make in a worse order.
