@@ -734,9 +734,9 @@ struct TopKCall<T: SimScalar> {
             if let second {
                 // A square of each set in turn, not the x2 kernel: two transposed squares of floats and their
                 // chains do not fit the registers together, and the x2 kernel's spills made it slower.
-                let b = OpaquePointer(acc + width)
+                let b = OpaquePointer(acc + width), w = T.Vec.scalarCount
                 for sq in 0..<squares {
-                    let at = src + sq &* 64, qs = p + sq &* 16 &* width
+                    let at = src + sq &* w &* MemoryLayout<T>.stride, qs = p + sq &* w &* width
                     ssim_square_dots16_f32(at, rs, ahead, qs, width, Int32(width), 1, a)
                     ssim_square_dots16_f32(at + second, rs, ahead, qs, width, Int32(width), 1, b)
                 }
